@@ -1,0 +1,143 @@
+"""Settings declared once, typed, read from the environment, failing fast with what to set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from heliograph.core.errors import ConfigError
+
+StoreBackend = Literal["chdb", "clickhouse"]
+ENV_PREFIX = "HELIOGRAPH_"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorLimits:
+    """Size and rate limits applied to every beacon before it touches the spool."""
+
+    max_body_bytes: int = 64 * 1024
+    max_events: int = 100
+    max_url_chars: int = 2048
+    max_selector_chars: int = 512
+    max_id_chars: int = 64
+    site_rate_per_s: float = 2000.0
+    site_burst: int = 10000
+    client_rate_per_s: float = 20.0
+    client_burst: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Heliograph reads from its environment, validated once at start-up."""
+
+    data_dir: Path
+    store_backend: StoreBackend = "chdb"
+    clickhouse_url: str = ""
+    database_url: str = ""
+    secret_key: str = ""
+    production: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    spool_segment_bytes: int = 32 * 1024 * 1024
+    spool_segment_seconds: float = 1.0
+    loader_interval_seconds: float = 0.5
+    limits: CollectorLimits = field(default_factory=CollectorLimits)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "events"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'heliograph.sqlite3'}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be positive, got {raw!r}")
+    return value
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str:
+    """Return the configured secret; on embedded defaults, create one in the data directory."""
+    configured = env.get(ENV_PREFIX + "SECRET_KEY", "")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters")
+        return configured
+    if production:
+        raise ConfigError(
+            f"{ENV_PREFIX}SECRET_KEY is required in production: set it to 50 random characters"
+        )
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="ascii").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from ``env`` (default: the process environment) or raise ConfigError."""
+    env = os.environ if env is None else env
+    production = env.get(ENV_PREFIX + "ENV", "development") == "production"
+    data_dir = Path(env.get(ENV_PREFIX + "DATA_DIR", "heliograph-data")).resolve()
+    backend = env.get(ENV_PREFIX + "STORE", "chdb")
+    if backend not in ("chdb", "clickhouse"):
+        raise ConfigError(f"{ENV_PREFIX}STORE must be 'chdb' or 'clickhouse', got {backend!r}")
+    clickhouse_url = env.get(ENV_PREFIX + "CLICKHOUSE_URL", "")
+    if backend == "clickhouse" and not clickhouse_url:
+        raise ConfigError(f"{ENV_PREFIX}STORE=clickhouse needs {ENV_PREFIX}CLICKHOUSE_URL")
+    port = _int(env, "PORT", 8000, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"{ENV_PREFIX}PORT must be at most 65535, got {port}")
+    return Settings(
+        data_dir=data_dir,
+        store_backend=backend,  # type: ignore[arg-type]  # checked just above
+        clickhouse_url=clickhouse_url,
+        database_url=env.get("DATABASE_URL", ""),
+        secret_key=_secret_key(env, data_dir, production),
+        production=production,
+        host=env.get(ENV_PREFIX + "HOST", "127.0.0.1"),
+        port=port,
+        public_url=env.get(ENV_PREFIX + "PUBLIC_URL", "").rstrip("/"),
+        spool_segment_bytes=_int(env, "SPOOL_SEGMENT_BYTES", 32 * 1024 * 1024, minimum=4096),
+        spool_segment_seconds=_float(env, "SPOOL_SEGMENT_SECONDS", 1.0),
+        loader_interval_seconds=_float(env, "LOADER_INTERVAL_SECONDS", 0.5),
+    )
