@@ -20,10 +20,6 @@ class CollectorLimits:
     """Size and rate limits applied to every beacon before it touches the spool."""
 
     max_body_bytes: int = 64 * 1024
-    max_events: int = 100
-    max_url_chars: int = 2048
-    max_selector_chars: int = 512
-    max_id_chars: int = 64
     site_rate_per_s: float = 2000.0
     site_burst: int = 10000
     client_rate_per_s: float = 20.0
@@ -140,4 +136,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         spool_segment_bytes=_int(env, "SPOOL_SEGMENT_BYTES", 32 * 1024 * 1024, minimum=4096),
         spool_segment_seconds=_float(env, "SPOOL_SEGMENT_SECONDS", 1.0),
         loader_interval_seconds=_float(env, "LOADER_INTERVAL_SECONDS", 0.5),
+        limits=_limits(env),
+    )
+
+
+def _limits(env: Mapping[str, str]) -> CollectorLimits:
+    default = CollectorLimits()
+    return CollectorLimits(
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", default.max_body_bytes, minimum=1024),
+        site_rate_per_s=_float(env, "SITE_RATE", default.site_rate_per_s),
+        site_burst=_int(env, "SITE_BURST", default.site_burst, minimum=1),
+        client_rate_per_s=_float(env, "CLIENT_RATE", default.client_rate_per_s),
+        client_burst=_int(env, "CLIENT_BURST", default.client_burst, minimum=1),
     )

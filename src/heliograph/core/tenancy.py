@@ -18,7 +18,9 @@ class TenantScope:
     def __post_init__(self) -> None:
         # bool is an int subclass; True must not silently mean tenant 1.
         if type(self.tenant_id) is not int or self.tenant_id <= 0:
-            raise TypeError(f"TenantScope needs a positive integer tenant id, got {self.tenant_id!r}")
+            raise TypeError(
+                f"TenantScope needs a positive integer tenant id, got {self.tenant_id!r}"
+            )
 
 
 def require_scope(scope: object) -> TenantScope:

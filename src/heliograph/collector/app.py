@@ -1,0 +1,342 @@
+"""The collector: a plain ASGI app for beacons, the tag, and health checks (no Django)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+from heliograph.collector import schema
+from heliograph.collector.enrich import (
+    CookielessSessions,
+    DailySalt,
+    clamp_timestamp,
+    classify_user_agent,
+)
+from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
+from heliograph.collector.sites import CachedSiteRegistry, SiteInfo
+from heliograph.collector.spool import SpoolError, SpoolWriter
+from heliograph.core.config import CollectorLimits
+from heliograph.core.errors import InputError
+
+log = logging.getLogger("heliograph.collector")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+JSON_TYPES = (b"application/json", b"text/plain")
+_json = msgspec.json.Encoder()
+
+
+class RateLimited(InputError):
+    """A site or client is over its rate; the answer carries Retry-After."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("rate_limited", "too many beacons; slow down", status=429)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """The built tag as served: body, gzip body, and its validators."""
+
+    body: bytes
+    gzip_body: bytes
+    etag: bytes
+
+    @classmethod
+    def load(cls) -> Tag:
+        import gzip
+        import hashlib
+
+        body = resources.files("heliograph.collector").joinpath("static/heliograph.js").read_bytes()
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
+        return cls(body=body, gzip_body=gzip.compress(body, 9, mtime=0), etag=etag)
+
+
+@dataclass
+class Rejections:
+    """Count rejected beacons per (site, code) so they can be summarised, not logged one by one."""
+
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, site: str, code: str) -> None:
+        self.counts[(site, code)] += 1
+
+    def drain(self) -> dict[tuple[str, str], int]:
+        drained, self.counts = dict(self.counts), Counter()
+        return drained
+
+
+class Collector:
+    """Validate, enrich and spool beacons; serve the tag; answer health checks."""
+
+    def __init__(
+        self,
+        *,
+        registry: CachedSiteRegistry,
+        spool: SpoolWriter,
+        limits: CollectorLimits,
+        fallback: ASGIApp | None = None,
+        ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.registry = registry
+        self.spool = spool
+        self.limits = limits
+        self.fallback = fallback
+        self.ready = ready
+        self.tag = Tag.load()
+        self.salt = DailySalt()
+        self.sessions = CookielessSessions()
+        self.site_buckets = TokenBuckets(rate=limits.site_rate_per_s, burst=limits.site_burst)
+        self.client_buckets = TokenBuckets(rate=limits.client_rate_per_s, burst=limits.client_burst)
+        self.rejections = Rejections()
+        self.accepted_events = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            if self.fallback is not None:
+                await self.fallback(scope, receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/collect":
+            await self._collect_route(scope, receive, send, method)
+        elif path == "/t/heliograph.js" and method in ("GET", "HEAD"):
+            await self._serve_tag(scope, send)
+        elif path == "/healthz":
+            await _respond(send, 200, {"status": "ok"})
+        elif path == "/readyz":
+            ok = self.ready()
+            await _respond(send, 200 if ok else 503, {"status": "ready" if ok else "not_ready"})
+        elif self.fallback is not None:
+            await self.fallback(scope, receive, send)
+        else:
+            await _respond(send, 404, {"code": "not_found", "message": "no such endpoint"})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.spool.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.spool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _collect_route(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+        if method == "OPTIONS":
+            await self._preflight(scope, send)
+            return
+        if method != "POST":
+            await _respond(
+                send,
+                405,
+                {"code": "method_not_allowed", "message": "use POST"},
+                extra=[(b"allow", b"POST, OPTIONS")],
+            )
+            return
+        origin = _header(scope, b"origin")
+        try:
+            accepted = await self._collect(scope, receive)
+        except InputError as error:
+            await self._reject(scope, send, error, origin)
+            return
+        cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
+        await _respond(send, 202, {"accepted": accepted}, extra=cors)
+
+    async def _collect(self, scope: Scope, receive: Receive) -> int:
+        _check_content_type(scope)
+        body = await self._read_body(scope, receive)
+        beacon = _decode(body)
+        scope["heliograph.site"] = beacon.site
+        site = await self.registry.get(beacon.site)
+        if site is None:
+            raise InputError("unknown_site", "no site has this key", status=404)
+        self._check_origin(scope, site)
+        self._rate_limit(scope, site)
+        for event in beacon.events:
+            if not site.allows_url(event.url):
+                raise InputError(
+                    "url_not_allowed", "event url is not on the site's domains", status=422
+                )
+        batch = self._enrich(scope, site, beacon)
+        try:
+            await self.spool.append(schema.spool_encoder.encode(batch))
+        except SpoolError:
+            raise InputError("spool_unavailable", "try again later", status=503) from None
+        self.accepted_events += len(beacon.events)
+        return len(beacon.events)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.limits.max_body_bytes
+        declared = _header(scope, b"content-length")
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            raise InputError("body_too_large", f"body exceeds {limit} bytes", status=413)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise InputError("client_disconnected", "client went away", status=400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise InputError("body_too_large", f"body exceeds {limit} bytes", status=413)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _check_origin(self, scope: Scope, site: SiteInfo) -> None:
+        origin = _header(scope, b"origin") or _header(scope, b"referer")
+        if not origin:
+            raise InputError(
+                "origin_missing", "an Origin or Referer header is required", status=403
+            )
+        try:
+            host = urlsplit(origin.decode("latin-1")).hostname or ""
+        except ValueError:
+            host = ""
+        if not host or not site.allows_host(host):
+            raise InputError(
+                "origin_not_allowed", "origin is not one of the site's domains", status=403
+            )
+
+    def _rate_limit(self, scope: Scope, site: SiteInfo) -> None:
+        wait = self.site_buckets.take(site.key)
+        if not wait:
+            wait = self.client_buckets.take(f"{site.site_id}|{_client_ip(scope)}")
+        if wait:
+            raise RateLimited(wait)
+
+    def _enrich(self, scope: Scope, site: SiteInfo, beacon: schema.Beacon) -> schema.SpoolBatch:
+        now = time.time()
+        received_ms = int(now * 1000)
+        user_agent = _header(scope, b"user-agent").decode("latin-1")
+        client = classify_user_agent(user_agent)
+        visitor_hash = self.salt.visitor_hash(site.site_id, _client_ip(scope), user_agent)
+        server_session = ""
+        for event in beacon.events:
+            event.ts = clamp_timestamp(event.ts, received_ms)
+            if not event.vid:
+                # Cookieless: the device stores nothing, so the session lives here instead.
+                server_session = server_session or self.sessions.session_for(visitor_hash, now)
+                event.sid = server_session
+        return schema.SpoolBatch(
+            batch_id=secrets.token_bytes(16),
+            tenant_id=site.tenant_id,
+            site_id=site.site_id,
+            received_ms=received_ms,
+            visitor_hash=visitor_hash,
+            device=client.device,
+            browser=client.browser,
+            os=client.os,
+            events=beacon.events,
+        )
+
+    async def _reject(self, scope: Scope, send: Send, error: InputError, origin: bytes) -> None:
+        self.rejections.add(_site_hint(scope), error.code)
+        extra: list[tuple[bytes, bytes]] = []
+        if isinstance(error, RateLimited):
+            extra.append((b"retry-after", retry_after_header(error.retry_after)))
+        await _respond(
+            send, error.status, {"code": error.code, "message": error.message}, extra=extra
+        )
+
+    async def _preflight(self, scope: Scope, send: Send) -> None:
+        # Preflights carry no site key; the tag never needs one (it sends text/plain), so
+        # answer without CORS grants: a browser then refuses cross-origin JSON posts.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [(b"allow", b"POST, OPTIONS"), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _serve_tag(self, scope: Scope, send: Send) -> None:
+        tag = self.tag
+        headers = [
+            (b"content-type", b"application/javascript; charset=utf-8"),
+            (b"cache-control", b"public, max-age=300"),
+            (b"etag", tag.etag),
+            (b"x-content-type-options", b"nosniff"),
+            (b"cross-origin-resource-policy", b"cross-origin"),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        if _header(scope, b"if-none-match") == tag.etag:
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = tag.body
+        if b"gzip" in _header(scope, b"accept-encoding"):
+            body = tag.gzip_body
+            headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body}
+        )
+
+
+def _check_content_type(scope: Scope) -> None:
+    content_type = _header(scope, b"content-type").split(b";", 1)[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        raise InputError(
+            "unsupported_media_type", "send application/json or text/plain", status=415
+        )
+
+
+def _decode(body: bytes) -> schema.Beacon:
+    try:
+        return schema.beacon_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise InputError("invalid_schema", str(error), status=422) from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise InputError("malformed_json", "body is not valid UTF-8 JSON", status=400) from None
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
+
+
+def _client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def _site_hint(scope: Scope) -> str:
+    """Name the site in rejection summaries without trusting the body (it may be garbage)."""
+    return str(scope.get("heliograph.site", ""))
+
+
+async def _respond(
+    send: Send, status: int, payload: object, *, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = _json.encode(payload)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

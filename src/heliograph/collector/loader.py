@@ -1,0 +1,188 @@
+"""The loader: sealed spool segments into the event store, exactly once, crash-safe.
+
+Before touching the store for a segment the loader writes a ``.loading`` marker; it deletes the
+segment and then the marker once every row is in.  If a crash leaves a marker behind, the next
+run asks the store which of that segment's event ids it already has and inserts only the rest,
+so a re-run never duplicates and never drops an event.  Event ids derive from the batch id the
+collector drew and the event's index, so they are the same on every run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import msgspec
+
+from heliograph.collector import schema
+from heliograph.collector.spool import fsync_dir, read_records, seal_orphans, sealed_segments
+from heliograph.core.events import EventRow
+from heliograph.core.tenancy import TenantScope
+from heliograph.store import api as store
+
+log = logging.getLogger("heliograph.loader")
+
+MARKER_SUFFIX = ".loading"
+WRITE_CHUNK = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What one pass of the loader did."""
+
+    segments: int
+    events: int
+    skipped_duplicates: int
+
+
+def event_id(batch_id: bytes, index: int) -> uuid.UUID:
+    """Derive a stable event id from the batch id and the event's position in it."""
+    return uuid.UUID(bytes=batch_id[:14] + index.to_bytes(2, "big"))
+
+
+def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
+    """Turn one spooled batch into store rows."""
+    received = datetime.fromtimestamp(batch.received_ms / 1000, UTC)
+    rows = []
+    for index, event in enumerate(batch.events):
+        page = _split(event.url)
+        referrer_host = _host(event.ref)
+        if referrer_host and referrer_host == page.hostname:
+            referrer_host = ""  # navigation inside the site is not a referral
+        rows.append(
+            EventRow(
+                event_id=event_id(batch.batch_id, index),
+                site_id=batch.site_id,
+                ts=datetime.fromtimestamp(event.ts / 1000, UTC),
+                received=received,
+                type=event.type,
+                session_id=event.sid,
+                visitor_id=event.vid or batch.visitor_hash,
+                pageview_id=event.pid,
+                url=event.url,
+                path=page.path or "/",
+                referrer=event.ref,
+                referrer_host=referrer_host,
+                selector=event.sel,
+                x=max(event.x, 0),
+                y=max(event.y, 0),
+                vw=event.vw,
+                vh=event.vh,
+                dw=event.dw,
+                dh=event.dh,
+                depth=event.depth,
+                device=batch.device,
+                browser=batch.browser,
+                os=batch.os,
+            )
+        )
+    return rows
+
+
+class _Parts:
+    __slots__ = ("hostname", "path")
+
+    def __init__(self, hostname: str, path: str) -> None:
+        self.hostname = hostname
+        self.path = path
+
+
+def _split(url: str) -> _Parts:
+    try:
+        parts = urlsplit(url)
+        return _Parts((parts.hostname or "").lower(), parts.path)
+    except ValueError:
+        return _Parts("", "/")
+
+
+def _host(url: str) -> str:
+    return _split(url).hostname if url else ""
+
+
+class Loader:
+    """Move sealed segments from one spool directory into the store."""
+
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+        self.quarantine = spool_dir / "quarantine"
+
+    def run_once(self) -> LoadResult:
+        """Seal orphaned segments, load every sealed one, and report what was done."""
+        if not self.spool_dir.exists():
+            return LoadResult(0, 0, 0)
+        self._drop_stale_markers()
+        seal_orphans(self.spool_dir)
+        segments = events = skipped = 0
+        for path in sealed_segments(self.spool_dir):
+            loaded, duplicates = self._load_segment(path)
+            segments += 1
+            events += loaded
+            skipped += duplicates
+        return LoadResult(segments, events, skipped)
+
+    def _load_segment(self, path: Path) -> tuple[int, int]:
+        marker = path.with_suffix(MARKER_SUFFIX)
+        recovering = marker.exists()
+        if not recovering:
+            _touch_durably(marker)
+        result = read_records(path)
+        by_tenant, undecodable = self._decode(path, result.records)
+        loaded = skipped = 0
+        for tenant_id, rows in by_tenant.items():
+            scope = TenantScope(tenant_id)
+            if recovering:
+                present = store.existing_event_ids(scope, [row.event_id for row in rows])
+                skipped += len(present)
+                rows = [row for row in rows if row.event_id not in present]
+            for start in range(0, len(rows), WRITE_CHUNK):
+                loaded += store.write_events(scope, rows[start : start + WRITE_CHUNK])
+        if result.torn or undecodable:
+            self._quarantine(path, f"torn={result.torn} undecodable={undecodable}")
+        else:
+            path.unlink()
+        marker.unlink()
+        log.info(
+            "loader.segment_loaded segment=%s events=%d duplicates=%d", path.name, loaded, skipped
+        )
+        return loaded, skipped
+
+    def _decode(self, path: Path, records: list[bytes]) -> tuple[dict[int, list[EventRow]], int]:
+        by_tenant: dict[int, list[EventRow]] = defaultdict(list)
+        undecodable = 0
+        for record in records:
+            try:
+                batch = schema.spool_decoder.decode(record)
+            except msgspec.MsgspecError:
+                # A record that passed its CRC but does not decode was written by another
+                # version: load the rest and quarantine the segment for inspection.
+                log.error("loader.undecodable_record segment=%s", path.name)
+                undecodable += 1
+                continue
+            by_tenant[batch.tenant_id].extend(to_rows(batch))
+        return by_tenant, undecodable
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        self.quarantine.mkdir(exist_ok=True)
+        shutil.move(path, self.quarantine / path.name)
+        log.error("loader.segment_quarantined segment=%s reason=%s", path.name, reason)
+
+    def _drop_stale_markers(self) -> None:
+        for marker in self.spool_dir.glob("*" + MARKER_SUFFIX):
+            if not marker.with_suffix(".seg").exists():
+                marker.unlink()
+
+
+def _touch_durably(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)

@@ -1,0 +1,66 @@
+"""The wire format of a beacon, validated strictly (unknown fields, wrong types, long strings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+MAX_EVENTS = 100
+MAX_URL = 2048
+MAX_SELECTOR = 512
+MAX_ID = 64
+MAX_PIXELS = 1_000_000
+
+Id = Annotated[str, msgspec.Meta(max_length=MAX_ID, pattern=r"^[A-Za-z0-9_-]*$")]
+Url = Annotated[str, msgspec.Meta(max_length=MAX_URL)]
+Pixels = Annotated[int, msgspec.Meta(ge=0, le=MAX_PIXELS)]
+Coordinate = Annotated[int, msgspec.Meta(ge=-MAX_PIXELS, le=MAX_PIXELS)]
+SiteKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+
+
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One event as the tag sends it."""
+
+    type: Literal["pageview", "click", "scroll"]
+    ts: EpochMs
+    sid: Id
+    pid: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID, pattern=r"^[A-Za-z0-9_-]+$")]
+    url: Url
+    vid: Id = ""
+    vw: Pixels = 0
+    vh: Pixels = 0
+    dw: Pixels = 0
+    dh: Pixels = 0
+    ref: Url = ""
+    sel: Annotated[str, msgspec.Meta(max_length=MAX_SELECTOR)] = ""
+    x: Coordinate = 0
+    y: Coordinate = 0
+    depth: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
+
+
+class Beacon(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch of events for one site."""
+
+    site: SiteKey
+    events: Annotated[list[WireEvent], msgspec.Meta(min_length=1, max_length=MAX_EVENTS)]
+
+
+class SpoolBatch(msgspec.Struct, array_like=True):
+    """What the collector makes durable: a validated, enriched beacon (never the raw IP)."""
+
+    batch_id: bytes  # 16 random bytes; event ids derive from it and the event's index
+    tenant_id: int
+    site_id: int
+    received_ms: int
+    visitor_hash: str  # salted daily hash standing in for a visitor id in cookieless mode
+    device: str
+    browser: str
+    os: str
+    events: list[WireEvent]
+
+
+beacon_decoder = msgspec.json.Decoder(Beacon)
+spool_encoder = msgspec.msgpack.Encoder()
+spool_decoder = msgspec.msgpack.Decoder(SpoolBatch)

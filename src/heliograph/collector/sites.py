@@ -1,0 +1,92 @@
+"""The collector's view of the site registry: a small cached interface, no Django."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """What the collector needs to know about a site."""
+
+    site_id: int
+    tenant_id: int
+    key: str
+    allowed_domains: tuple[str, ...]
+
+    def allows_host(self, host: str) -> bool:
+        """Return True if ``host`` is an allowed domain (``*.example.com`` covers subdomains)."""
+        host = host.lower().rstrip(".")
+        for domain in self.allowed_domains:
+            if domain.startswith("*."):
+                if host.endswith(domain[1:]) or host == domain[2:]:
+                    return True
+            elif host == domain:
+                return True
+        return False
+
+    def allows_url(self, url: str) -> bool:
+        """Return True if ``url`` is http(s) on an allowed domain."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            return False
+        return parts.scheme in ("http", "https") and self.allows_host(host)
+
+
+SiteLookup = Callable[[str], "SiteInfo | None"]
+
+
+class CachedSiteRegistry:
+    """Cache ``lookup`` results: hits for ``ttl`` seconds, misses for ``negative_ttl``.
+
+    A miss runs the (blocking) lookup in a thread so the event loop never waits on the
+    metadata database; unknown keys are cached too so a flood of bad keys costs no queries.
+    """
+
+    def __init__(
+        self,
+        lookup: SiteLookup,
+        *,
+        ttl: float = 10.0,
+        negative_ttl: float = 2.0,
+        max_entries: int = 100_000,
+    ) -> None:
+        self._lookup = lookup
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._max_entries = max_entries
+        self._cache: dict[str, tuple[float, SiteInfo | None]] = {}
+
+    async def get(self, key: str) -> SiteInfo | None:
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        site = await asyncio.to_thread(self._lookup, key)
+        if len(self._cache) >= self._max_entries:
+            self._cache.clear()
+        self._cache[key] = (now + (self._ttl if site else self._negative_ttl), site)
+        return site
+
+    def invalidate(self, key: str | None = None) -> None:
+        """Forget one key (after a rotation) or everything."""
+        if key is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(key, None)
+
+
+class StaticSiteRegistry:
+    """A fixed in-memory registry, for benchmarks and unit tests."""
+
+    def __init__(self, sites: list[SiteInfo]) -> None:
+        self._sites = {site.key: site for site in sites}
+
+    def __call__(self, key: str) -> SiteInfo | None:
+        return self._sites.get(key)
