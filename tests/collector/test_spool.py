@@ -1,0 +1,136 @@
+"""The spool keeps every acknowledged record and never yields a torn or corrupt one."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from heliograph.collector.spool import (
+    HEADER,
+    SpoolError,
+    SpoolWriter,
+    frame,
+    read_records,
+    seal_orphans,
+    sealed_segments,
+)
+
+
+def write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "s.seg"
+    write(path, frame(b"one") + frame(b"") + frame(b"three" * 1000))
+    result = read_records(path)
+    assert result.records == [b"one", b"", b"three" * 1000]
+    assert not result.torn
+
+
+@pytest.mark.parametrize("cut", [1, HEADER.size - 1, HEADER.size, HEADER.size + 2])
+def test_torn_tail_is_not_read(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "s.seg"
+    last = frame(b"the last record")
+    write(path, frame(b"kept") + last[:cut])
+    result = read_records(path)
+    assert result.records == [b"kept"]
+    assert result.torn
+    assert result.valid_bytes == len(frame(b"kept"))
+
+
+def test_flipped_bit_stops_reading(tmp_path: Path) -> None:
+    path = tmp_path / "s.seg"
+    data = bytearray(frame(b"good") + frame(b"payload") + frame(b"after"))
+    data[len(frame(b"good")) + HEADER.size + 2] ^= 0x01
+    write(path, bytes(data))
+    assert read_records(path).records == [b"good"]
+
+
+def test_absurd_length_is_treated_as_torn(tmp_path: Path) -> None:
+    path = tmp_path / "s.seg"
+    write(path, frame(b"good") + HEADER.pack(b"HGR1", 2**31, 0) + b"x" * 100)
+    assert read_records(path).records == [b"good"]
+
+
+def test_seal_orphans_cuts_torn_tail_and_skips_live_writers(tmp_path: Path) -> None:
+    dead = tmp_path / "0001-dead.open"
+    write(dead, frame(b"a") + frame(b"b")[:5])
+    live = tmp_path / "0002-live.open"
+    write(live, frame(b"c"))
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a live writer holds its segment locked
+    try:
+        sealed = seal_orphans(tmp_path)
+    finally:
+        os.close(fd)
+    assert [p.name for p in sealed] == ["0001-dead.seg"]
+    assert read_records(sealed[0]).records == [b"a"]
+    assert not read_records(sealed[0]).torn
+    assert live.exists()
+
+
+def test_group_commit_many_concurrent_appends(tmp_path: Path) -> None:
+    async def run() -> SpoolWriter:
+        writer = SpoolWriter(tmp_path, segment_bytes=4096, segment_seconds=0.05)
+        await writer.start()
+        for wave in range(5):  # waves, so that the size limit rotates segments between them
+            await asyncio.gather(
+                *(writer.append(f"r{i}".encode() * 20) for i in range(wave * 100, wave * 100 + 100))
+            )
+        await writer.close()
+        return writer
+
+    writer = asyncio.run(run())
+    records = [r for p in sealed_segments(tmp_path) for r in read_records(p).records]
+    assert sorted(records) == sorted(f"r{i}".encode() * 20 for i in range(500))
+    assert len(sealed_segments(tmp_path)) > 1  # rotated by size
+    assert writer.records_written == 500
+    assert not list(tmp_path.glob("*.open"))
+
+
+def test_idle_open_segment_is_sealed_for_the_loader(tmp_path: Path) -> None:
+    async def run() -> list[Path]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=0.1)
+        await writer.start()
+        await writer.append(b"lonely")
+        await asyncio.sleep(0.4)
+        sealed = sealed_segments(tmp_path)
+        await writer.close()
+        return sealed
+
+    assert len(asyncio.run(run())) == 1
+
+
+def test_append_after_close_fails(tmp_path: Path) -> None:
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=0.1)
+        await writer.start()
+        await writer.close()
+        await writer.append(b"late")
+
+    with pytest.raises(SpoolError):
+        asyncio.run(run())
+
+
+def test_write_failure_is_reported_not_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(self: object, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=0.1)
+        await writer.start()
+        try:
+            await writer.append(b"x")
+        finally:
+            await writer.close()
+
+    monkeypatch.setattr("heliograph.collector.spool._Segment.write_durably", disk_full)
+    with pytest.raises(SpoolError, match="No space"):
+        asyncio.run(run())
