@@ -1,0 +1,119 @@
+"""Run real ``heliograph serve`` processes with their own data directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+DUMP = Path(__file__).with_name("dump_events.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Instance:
+    """One Heliograph data directory and, while running, its server process."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    log: list[Path] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HELIOGRAPH_DATA_DIR": str(self.data_dir),
+            "HELIOGRAPH_PORT": str(self.port),
+            "HELIOGRAPH_CLIENT_RATE": "100000",
+            "HELIOGRAPH_CLIENT_BURST": "100000",
+            "HELIOGRAPH_SPOOL_SEGMENT_SECONDS": "0.3",
+            "HELIOGRAPH_LOADER_INTERVAL_SECONDS": "0.2",
+        }
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "heliograph.cli", *args],
+            env=self.env(), capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def create_site(self, tenant: str, *domains: str) -> tuple[int, str]:
+        """Create a tenant with one site; return (tenant id, site key)."""
+        tenant_id = int(re.search(r"tenant (\d+) created", self.cli("tenant", "create", tenant))[1])
+        args = [f"--domain={d}" for d in domains]
+        out = self.cli("site", "create", f"--tenant={tenant_id}", f"--name={tenant} site", *args)
+        return tenant_id, re.search(r"key (\S+)", out)[1]  # type: ignore[index]
+
+    def start(self) -> None:
+        log = self.data_dir / f"serve-{len(self.log)}.log"
+        self.log.append(log)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "heliograph.cli", "serve"],
+            env=self.env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("heliograph serve did not become ready:\n" + log.read_text())
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        finally:
+            self.process = None
+
+    def events(self, tenant_id: int) -> list[dict[str, object]]:
+        """Return every stored event of one tenant (read by a separate process: chDB allows one
+        process per data directory)."""
+        done = subprocess.run(
+            [sys.executable, str(DUMP), str(self.data_dir), str(tenant_id)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines() if line]
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Iterator[Instance]:
+    inst = Instance(data_dir=tmp_path / "data", port=free_port())
+    yield inst
+    inst.stop()
