@@ -65,8 +65,10 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from heliograph.web.asgi import application
+    from heliograph.web.audit.log import install as install_security_log
     from heliograph.web.sites.registry import lookup_site
 
+    install_security_log()
     store.open_store(settings)
     loader = LoaderThread(Loader(settings.spool_dir), settings.loader_interval_seconds)
     loader.start()

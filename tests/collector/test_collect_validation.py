@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from heliograph.collector.app import Collector
+from heliograph.core import security_events
+from heliograph.core.security_events import SecurityEvent
 from heliograph.collector.schema import MAX_EVENTS
 from heliograph.collector.spool import read_records, sealed_segments
 
@@ -141,15 +143,38 @@ async def test_unknown_path_is_json_404(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
 
 
-async def test_rejections_are_counted_per_site_and_reason(
+async def test_rejections_are_summarised_per_site_and_reason(
     client: httpx.AsyncClient, collector: Collector
 ) -> None:
     await post(client, beacon(event(url="https://evil.example/")))
     await post(client, beacon(event(url="https://evil.example/")))
+    await post(client, beacon(site="no-such-key"))
     await post(client, b"garbage")
-    counts = collector.rejections.drain()
-    assert counts[("key-a", "url_not_allowed")] == 2
-    assert counts[("", "malformed_json")] == 1
+    summary = {
+        (e.labels["site_key"], e.tenant_id, e.labels["reason"]): e.labels["count"]
+        for e in collector.rejections.drain()
+    }
+    assert summary == {
+        ("key-a", 1, "url_not_allowed"): 2,
+        ("no-such-key", None, "unknown_site"): 1,
+        ("", None, "malformed_json"): 1,
+    }
+    assert collector.rejections.drain() == []
+
+
+async def test_rejection_summary_reaches_the_security_log(
+    client: httpx.AsyncClient, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[SecurityEvent] = []
+    monkeypatch.setattr(security_events, "_sink", type("Sink", (), {
+        "append": staticmethod(recorded.extend)})())
+    await post(client, beacon(event(url="https://evil.example/")))
+    await collector.rejections.flush()
+    (event_,) = recorded
+    assert event_.action == "collector.rejected"
+    assert event_.tenant_id == 1
+    assert event_.document()["event"] == {"action": "collector.rejected", "category": "web",
+                                          "outcome": "failure"}
 
 
 async def test_spooled_batch_holds_no_raw_ip_and_is_enriched(

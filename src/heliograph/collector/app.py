@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from heliograph.collector.enrich import (
     classify_user_agent,
 )
 from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
+from heliograph.collector.rejections import Rejections
 from heliograph.collector.sites import CachedSiteRegistry, SiteInfo
 from heliograph.collector.spool import SpoolError, SpoolWriter
 from heliograph.core.config import CollectorLimits
@@ -65,20 +66,6 @@ class Tag:
         return cls(body=body, gzip_body=gzip.compress(body, 9, mtime=0), etag=etag)
 
 
-@dataclass
-class Rejections:
-    """Count rejected beacons per (site, code) so they can be summarised, not logged one by one."""
-
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def add(self, site: str, code: str) -> None:
-        self.counts[(site, code)] += 1
-
-    def drain(self) -> dict[tuple[str, str], int]:
-        drained, self.counts = dict(self.counts), Counter()
-        return drained
-
-
 class Collector:
     """Validate, enrich and spool beacons; serve the tag; answer health checks."""
 
@@ -90,6 +77,7 @@ class Collector:
         limits: CollectorLimits,
         fallback: ASGIApp | None = None,
         ready: Callable[[], bool] = lambda: True,
+        summary_interval: float = 60.0,
     ) -> None:
         self.registry = registry
         self.spool = spool
@@ -102,6 +90,8 @@ class Collector:
         self.site_buckets = TokenBuckets(rate=limits.site_rate_per_s, burst=limits.site_burst)
         self.client_buckets = TokenBuckets(rate=limits.client_rate_per_s, burst=limits.client_burst)
         self.rejections = Rejections()
+        self.summary_interval = summary_interval
+        self._summary_task: asyncio.Task[None] | None = None
         self.accepted_events = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -132,8 +122,14 @@ class Collector:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self.spool.start()
+                self._summary_task = asyncio.create_task(
+                    self.rejections.flush_forever(self.summary_interval)
+                )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self._summary_task is not None:
+                    await Rejections.stop(self._summary_task)
+                await self.rejections.flush()
                 await self.spool.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -167,6 +163,7 @@ class Collector:
         site = await self.registry.get(beacon.site)
         if site is None:
             raise InputError("unknown_site", "no site has this key", status=404)
+        scope["heliograph.tenant"] = site.tenant_id
         self._check_origin(scope, site)
         self._rate_limit(scope, site)
         # A batch nearly always repeats one page's URL: check each distinct one once.
@@ -249,7 +246,9 @@ class Collector:
         )
 
     async def _reject(self, scope: Scope, send: Send, error: InputError, origin: bytes) -> None:
-        self.rejections.add(_site_hint(scope), error.code)
+        self.rejections.add(
+            str(scope.get("heliograph.site", "")), scope.get("heliograph.tenant"), error.code
+        )
         extra: list[tuple[bytes, bytes]] = []
         if isinstance(error, RateLimited):
             extra.append((b"retry-after", retry_after_header(error.retry_after)))
@@ -321,11 +320,6 @@ def _header(scope: Scope, name: bytes) -> bytes:
 def _client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""
-
-
-def _site_hint(scope: Scope) -> str:
-    """Name the site in rejection summaries without trusting the body (it may be garbage)."""
-    return str(scope.get("heliograph.site", ""))
 
 
 async def _respond(
