@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,8 @@ from heliograph.core.config import Settings, load_settings
 from heliograph.core.errors import ConfigError, InputError
 
 DEMO_DOMAINS = ["shop.example", "localhost", "127.0.0.1"]
+DEMO_EMAIL = "demo@example.com"
+ROLES = ("owner", "admin", "analyst", "viewer")
 
 
 def _django(settings: Settings) -> None:
@@ -21,6 +25,16 @@ def _django(settings: Settings) -> None:
     import django
 
     django.setup()
+
+
+NEEDS_METADATA = ("tenant", "site", "user", "simulate", "security-log")
+
+
+def _migrate_metadata() -> None:
+    """Bring the metadata database up to date so a first command on a new directory works."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
 
 
 def _migrate(settings: Settings, *, quiet: bool = False) -> None:
@@ -85,6 +99,56 @@ def cmd_site(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != password:
+        raise InputError("password_mismatch", "the two passwords differ")
+    return password
+
+
+def cmd_user(settings: Settings, args: argparse.Namespace) -> int:
+    from django.contrib.auth.models import User
+
+    from heliograph.web.accounts.services import membership_grant, normalise_email, user_create
+    from heliograph.web.tenants.models import Role, Tenant
+
+    tenant = Tenant.objects.filter(pk=args.tenant).first()
+    if tenant is None:
+        raise InputError("not_found", f"no tenant with id {args.tenant}")
+    role = Role(args.role)
+    if args.action == "create":
+        user = user_create(
+            email=args.email, password=_read_password(args), tenant=tenant, role=role
+        )
+        print(f"user {user.username} created: {role.value} of tenant {tenant.pk}")
+        return 0
+    existing = User.objects.filter(username=normalise_email(args.email)).first()
+    if existing is None:
+        raise InputError("not_found", f"no user with the e-mail {args.email}")
+    membership_grant(user=existing, tenant=tenant, role=role)
+    print(f"user {existing.username} is now {role.value} of tenant {tenant.pk}")
+    return 0
+
+
+def _demo_user(tenant_id: int) -> str:
+    """Create the demo owner, or give it a new password; return the password."""
+    from django.contrib.auth.models import User
+
+    from heliograph.web.accounts.services import user_create, user_set_password
+    from heliograph.web.tenants.models import Role, Tenant
+
+    password = secrets.token_urlsafe(12)
+    user = User.objects.filter(username=DEMO_EMAIL).first()
+    if user is None:
+        tenant = Tenant.objects.get(pk=tenant_id)
+        user_create(email=DEMO_EMAIL, password=password, tenant=tenant, role=Role.OWNER)
+    else:
+        user_set_password(user=user, password=password)
+    return password
+
+
 def _site_by_key(key: str) -> SiteInfo:
     from heliograph.web.sites.registry import lookup_site
 
@@ -121,6 +185,21 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if rejected == 0 else 1
 
 
+def cmd_security_log(settings: Settings, args: argparse.Namespace) -> int:
+    from heliograph.web.audit.log import verify
+
+    report = verify()
+    if report.ok:
+        print(f"security log intact: {report.records:,} records, hash chain verified")
+        return 0
+    print(
+        f"security log BROKEN at record {report.first_bad_seq}: {report.reason} "
+        f"({report.records:,} records checked up to it)",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from heliograph.collector.loader import Loader
     from heliograph.simulate import simulate_into_spool
@@ -143,9 +222,11 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         result = Loader(settings.spool_dir).run_once()
         store.close_store()
         print(f"loaded {result.events:,} events into the event store")
+    password = _demo_user(site_row.tenant_id)
     print(f"Demo tenant 'Demo Co', site 'Demo shop' (key {site_row.key}).")
     print(f"Snippet: {snippet(site_row, settings.base_url)}")
-    print(f"Open {settings.base_url}/ in a browser.")
+    print(f"Open {settings.base_url}/ in a browser and sign in as {DEMO_EMAIL}")
+    print(f"with the password {password}  (a new one on every start of the demo)")
     return cmd_serve(settings, args)
 
 
@@ -181,6 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing = site_actions.add_parser("list")
     listing.add_argument("--tenant", type=int)
 
+    user = commands.add_parser("user", help="create users and give them roles in tenants")
+    user_actions = user.add_subparsers(dest="action", required=True)
+    create = user_actions.add_parser("create", help="create a user (the e-mail signs in)")
+    grant = user_actions.add_parser("grant", help="give an existing user a role in a tenant")
+    for action in (create, grant):
+        action.add_argument("--email", required=True)
+        action.add_argument("--tenant", type=int, required=True)
+        action.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
     simulate = commands.add_parser("simulate", help="generate realistic synthetic traffic")
     simulate.add_argument("--site", required=True, help="site key")
     simulate.add_argument("--events", type=_events, default=10_000)
@@ -189,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--url", help="collector base URL (default: this instance)")
     simulate.add_argument("--concurrency", type=int, default=8)
     simulate.add_argument("--seed", type=int)
+
+    security_log = commands.add_parser("security-log", help="check the security event log")
+    security_log.add_subparsers(dest="action", required=True).add_parser(
+        "verify", help="recompute the hash chain and name the first record that breaks it"
+    )
 
     demo = commands.add_parser("demo", help="a demo tenant, site and week of traffic, then serve")
     demo.add_argument("--events", type=_events, default=200_000)
@@ -213,8 +311,10 @@ COMMANDS = {
     "migrate": cmd_migrate,
     "tenant": cmd_tenant,
     "site": cmd_site,
+    "user": cmd_user,
     "simulate": cmd_simulate,
     "demo": cmd_demo,
+    "security-log": cmd_security_log,
 }
 
 
@@ -228,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         _django(settings)
+        if args.command in NEEDS_METADATA:
+            _migrate_metadata()
         return COMMANDS[args.command](settings, args)
     except ConfigError as error:
         print(f"heliograph: configuration error: {error}", file=sys.stderr)

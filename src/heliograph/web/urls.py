@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from heliograph.web.accounts import views as accounts
+from heliograph.web.dashboards.assets import static_file
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", accounts.home, name="home"),
+    path("", include("heliograph.web.accounts.urls")),
+    path("sites/", include("heliograph.web.sites.urls")),
+    path("sites/", include("heliograph.web.dashboards.urls")),
+    path("static/<path:path>", static_file, name="static"),
+]

@@ -118,3 +118,15 @@ def test_deleting_a_record_in_the_middle_is_found() -> None:
     report = log.verify()
     assert report.first_bad_seq == records[2].seq
     assert "link" in report.reason
+
+
+def test_cli_verify_names_the_first_bad_record(capsys: pytest.CaptureFixture[str]) -> None:
+    from heliograph.cli import cmd_security_log
+
+    records = record_some()
+    assert cmd_security_log(None, None) == 0  # type: ignore[arg-type]
+    assert "4 records" in capsys.readouterr().out
+    _drop_guard()
+    SecurityEventRecord.objects.filter(seq=records[2].seq).update(action="user.logout")
+    assert cmd_security_log(None, None) == 1  # type: ignore[arg-type]
+    assert f"BROKEN at record {records[2].seq}" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""Serve the app's own static files (no CDN, no extra server), with cache headers."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.views import static
+from django.views.decorators.http import require_safe
+
+STATIC_ROOT = Path(__file__).resolve().parent.parent / "static"
+LONG_CACHE = "public, max-age=31536000, immutable"
+SHORT_CACHE = "public, max-age=300"
+
+
+@functools.lru_cache(maxsize=256)
+def asset_version(name: str) -> str:
+    """Return a short content hash of a static file, for cache-busting URLs."""
+    path = (STATIC_ROOT / name).resolve()
+    if not path.is_relative_to(STATIC_ROOT) or not path.is_file():
+        raise FileNotFoundError(name)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def asset_url(name: str) -> str:
+    """Return the URL of a static file, versioned by its content."""
+    return f"/static/{name}?v={asset_version(name)}"
+
+
+@require_safe
+def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """Serve one file under STATIC_ROOT; versioned URLs may be cached for a year.
+
+    ``django.views.static.serve`` normalises the path and joins it with ``safe_join``, so
+    ``..`` and absolute paths cannot leave the directory; directories are not listed.
+    """
+    try:
+        current = asset_version(path)  # also refuses anything outside STATIC_ROOT
+    except OSError:
+        raise Http404 from None
+    response = static.serve(request, path, document_root=str(STATIC_ROOT), show_indexes=False)
+    fresh = request.GET.get("v") == current
+    response["Cache-Control"] = LONG_CACHE if fresh else SHORT_CACHE
+    return response
