@@ -13,7 +13,9 @@ from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, StaticSiteR
 from heliograph.collector.spool import SpoolWriter
 from heliograph.core.config import CollectorLimits
 
-SITE_A = SiteInfo(site_id=11, tenant_id=1, key="key-a", allowed_domains=("a.example", "*.a.example"))
+SITE_A = SiteInfo(
+    site_id=11, tenant_id=1, key="key-a", allowed_domains=("a.example", "*.a.example")
+)
 SITE_B = SiteInfo(site_id=22, tenant_id=2, key="key-b", allowed_domains=("b.example",))
 
 
@@ -48,8 +50,16 @@ async def client(collector: Collector) -> AsyncIterator[httpx.AsyncClient]:
 
 def event(**overrides: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "type": "pageview", "ts": 1_700_000_000_000, "sid": "s1", "vid": "v1", "pid": "p1",
-        "url": "https://a.example/pricing", "vw": 1280, "vh": 720, "dw": 1280, "dh": 3000,
+        "type": "pageview",
+        "ts": 1_700_000_000_000,
+        "sid": "s1",
+        "vid": "v1",
+        "pid": "p1",
+        "url": "https://a.example/pricing",
+        "vw": 1280,
+        "vh": 720,
+        "dw": 1280,
+        "dh": 3000,
     }
     base.update(overrides)
     return base

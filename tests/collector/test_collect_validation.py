@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from heliograph.collector.app import Collector
-from heliograph.core import security_events
-from heliograph.core.security_events import SecurityEvent
 from heliograph.collector.schema import MAX_EVENTS
 from heliograph.collector.spool import read_records, sealed_segments
+from heliograph.core import security_events
+from heliograph.core.security_events import SecurityEvent
 
 from .conftest import event
 
@@ -19,8 +19,9 @@ pytestmark = pytest.mark.anyio
 ORIGIN = {"Origin": "https://a.example", "Content-Type": "text/plain"}
 
 
-async def post(client: httpx.AsyncClient, body: bytes | str, headers: dict[str, str] | None = None
-               ) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, body: bytes | str, headers: dict[str, str] | None = None
+) -> httpx.Response:
     content = body.encode() if isinstance(body, str) else body
     return await client.post("/collect", content=content, headers=headers or ORIGIN)
 
@@ -44,26 +45,50 @@ async def test_valid_beacon_is_accepted_after_it_is_durable(
     [
         (b"{not json", 400, "malformed_json"),
         (b'{"site": "key-a", "events": [\xff\xfe]}', 400, "malformed_json"),
-        (b'{"site": "key-a", "events": [{"type": "pageview", "url": "\xc3\x28"}]}', 400,
-         "malformed_json"),
+        (
+            b'{"site": "key-a", "events": [{"type": "pageview", "url": "\xc3\x28"}]}',
+            400,
+            "malformed_json",
+        ),
         (b"", 400, "malformed_json"),
         (b"[]", 422, "invalid_schema"),
         (json.dumps({"site": 5, "events": [event()]}).encode(), 422, "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(ts="yesterday")]}).encode(), 422,
-         "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(type="purchase")]}).encode(), 422,
-         "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(depth=101)]}).encode(), 422,
-         "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(sid="a b")]}).encode(), 422,
-         "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(url="x" * 3000)]}).encode(), 422,
-         "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event(password="hunter2")]}).encode(), 422,
-         "invalid_schema"),
+        (
+            json.dumps({"site": "key-a", "events": [event(ts="yesterday")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(type="purchase")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(depth=101)]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(sid="a b")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(url="x" * 3000)]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(password="hunter2")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
         (json.dumps({"site": "key-a", "events": []}).encode(), 422, "invalid_schema"),
-        (json.dumps({"site": "key-a", "events": [event()] * (MAX_EVENTS + 1)}).encode(), 422,
-         "invalid_schema"),
+        (
+            json.dumps({"site": "key-a", "events": [event()] * (MAX_EVENTS + 1)}).encode(),
+            422,
+            "invalid_schema",
+        ),
         (beacon(site="no-such-key").encode(), 404, "unknown_site"),
         (beacon(event(url="https://evil.example/")).encode(), 422, "url_not_allowed"),
         (beacon(event(url="javascript:alert(1)")).encode(), 422, "url_not_allowed"),
@@ -106,16 +131,28 @@ async def test_lying_content_length_is_refused(client: httpx.AsyncClient) -> Non
     ("headers", "status", "code"),
     [
         ({"Content-Type": "text/plain"}, 403, "origin_missing"),
-        ({"Content-Type": "text/plain", "Origin": "https://evil.example"}, 403,
-         "origin_not_allowed"),
-        ({"Content-Type": "text/plain", "Origin": "https://a.example.evil.example"}, 403,
-         "origin_not_allowed"),
+        (
+            {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+            403,
+            "origin_not_allowed",
+        ),
+        (
+            {"Content-Type": "text/plain", "Origin": "https://a.example.evil.example"},
+            403,
+            "origin_not_allowed",
+        ),
         ({"Content-Type": "text/plain", "Origin": "https://b.example"}, 403, "origin_not_allowed"),
         ({"Content-Type": "text/plain", "Origin": "null"}, 403, "origin_not_allowed"),
-        ({"Content-Type": "text/plain", "Referer": "https://evil.example/x"}, 403,
-         "origin_not_allowed"),
-        ({"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://a.example"},
-         415, "unsupported_media_type"),
+        (
+            {"Content-Type": "text/plain", "Referer": "https://evil.example/x"},
+            403,
+            "origin_not_allowed",
+        ),
+        (
+            {"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://a.example"},
+            415,
+            "unsupported_media_type",
+        ),
     ],
 )
 async def test_origin_and_media_type(
@@ -166,22 +203,29 @@ async def test_rejection_summary_reaches_the_security_log(
     client: httpx.AsyncClient, collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorded: list[SecurityEvent] = []
-    monkeypatch.setattr(security_events, "_sink", type("Sink", (), {
-        "append": staticmethod(recorded.extend)})())
+    monkeypatch.setattr(
+        security_events, "_sink", type("Sink", (), {"append": staticmethod(recorded.extend)})()
+    )
     await post(client, beacon(event(url="https://evil.example/")))
     await collector.rejections.flush()
     (event_,) = recorded
     assert event_.action == "collector.rejected"
     assert event_.tenant_id == 1
-    assert event_.document()["event"] == {"action": "collector.rejected", "category": "web",
-                                          "outcome": "failure"}
+    assert event_.document()["event"] == {
+        "action": "collector.rejected",
+        "category": "web",
+        "outcome": "failure",
+    }
 
 
 async def test_spooled_batch_holds_no_raw_ip_and_is_enriched(
     client: httpx.AsyncClient, collector: Collector
 ) -> None:
-    headers = {**ORIGIN, "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) "
-               "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"}
+    headers = {
+        **ORIGIN,
+        "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) "
+        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    }
     assert (await post(client, beacon(event(vid="")), headers)).status_code == 202
     await collector.spool.close()
     segments = sealed_segments(collector.spool.spool_dir)
@@ -215,7 +259,9 @@ async def test_serves_the_tag_gzip_and_etag(client: httpx.AsyncClient) -> None:
     assert response.headers["content-encoding"] == "gzip"
     assert response.headers["content-type"].startswith("application/javascript")
     assert b"collect" in response.content
-    again = await client.get("/t/heliograph.js", headers={"If-None-Match": response.headers["etag"]})
+    again = await client.get(
+        "/t/heliograph.js", headers={"If-None-Match": response.headers["etag"]}
+    )
     assert again.status_code == 304
 
 

@@ -22,10 +22,18 @@ TENANT_A, TENANT_B = 9101, 9102  # ids no other test uses: the store is shared b
 def spooled(tenant: int, site: int, events: int, url: str = "https://a.example/x") -> SpoolBatch:
     now = int(time.time() * 1000)
     return SpoolBatch(
-        batch_id=secrets.token_bytes(16), tenant_id=tenant, site_id=site, received_ms=now,
-        visitor_hash="abcd", device="desktop", browser="Firefox", os="Linux",
-        events=[WireEvent(type="click", ts=now, sid="s", pid=f"p{i}", url=url, sel="a", x=i, y=i)
-                for i in range(events)],
+        batch_id=secrets.token_bytes(16),
+        tenant_id=tenant,
+        site_id=site,
+        received_ms=now,
+        visitor_hash="abcd",
+        device="desktop",
+        browser="Firefox",
+        os="Linux",
+        events=[
+            WireEvent(type="click", ts=now, sid="s", pid=f"p{i}", url=url, sel="a", x=i, y=i)
+            for i in range(events)
+        ],
     )
 
 

@@ -39,10 +39,14 @@ async def test_client_over_its_rate_gets_429(tmp_path: Path) -> None:
     await app.spool.start()
     transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 1))
     other = httpx.ASGITransport(app=app, client=("198.51.100.8", 1))
-    async with httpx.AsyncClient(transport=transport, base_url="http://c") as client, \
-            httpx.AsyncClient(transport=other, base_url="http://c") as second:
-        statuses = [(await client.post("/collect", content=BODY, headers=HEADERS)).status_code
-                    for _ in range(4)]
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://c") as client,
+        httpx.AsyncClient(transport=other, base_url="http://c") as second,
+    ):
+        statuses = [
+            (await client.post("/collect", content=BODY, headers=HEADERS)).status_code
+            for _ in range(4)
+        ]
         assert statuses == [202, 202, 202, 429]
         limited = await client.post("/collect", content=BODY, headers=HEADERS)
         assert limited.json()["code"] == "rate_limited"
@@ -56,7 +60,8 @@ async def test_site_over_its_rate_gets_429(tmp_path: Path) -> None:
     app = make_collector(tmp_path, CollectorLimits(site_rate_per_s=0.01, site_burst=2))
     await app.spool.start()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as c:
-        statuses = [(await c.post("/collect", content=BODY, headers=HEADERS)).status_code
-                    for _ in range(3)]
+        statuses = [
+            (await c.post("/collect", content=BODY, headers=HEADERS)).status_code for _ in range(3)
+        ]
     assert statuses == [202, 202, 429]
     await app.spool.close()

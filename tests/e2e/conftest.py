@@ -53,7 +53,11 @@ class Instance:
     def cli(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "heliograph.cli", *args],
-            env=self.env(), capture_output=True, text=True, timeout=120, check=False,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -70,7 +74,9 @@ class Instance:
         self.log.append(log)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "heliograph.cli", "serve"],
-            env=self.env(), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            env=self.env(),
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -106,7 +112,10 @@ class Instance:
         process per data directory)."""
         done = subprocess.run(
             [sys.executable, str(DUMP), str(self.data_dir), str(tenant_id)],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return [json.loads(line) for line in done.stdout.splitlines() if line]

@@ -16,8 +16,14 @@ from .conftest import Instance
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
@@ -46,8 +52,10 @@ def site_server(instance: Instance) -> Iterator[tuple[str, str, int, int]]:
     html = PAGE.format(tag=f"{instance.url}/t/heliograph.js", key=key).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
-            body, kind = (APP_JS, "text/javascript") if self.path == "/app.js" else (html, "text/html")
+        def do_GET(self) -> None:
+            body, kind = (
+                (APP_JS, "text/javascript") if self.path == "/app.js" else (html, "text/html")
+            )
             self.send_response(200)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -79,7 +87,9 @@ def test_browser_events_arrive_in_the_store(
 ) -> None:
     url, _key, tenant_id, other_tenant = site_server
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 800})
         page.goto(url)
         page.wait_for_function("window.heliograph !== undefined")

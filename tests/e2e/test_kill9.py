@@ -20,11 +20,32 @@ EVENTS_PER_BATCH = 5
 def batch(site_key: str, pid: str) -> bytes:
     now = int(time.time() * 1000)
     events = [
-        {"type": "pageview", "ts": now, "sid": "s", "vid": "v", "pid": pid,
-         "url": "https://a.example/p", "vw": 800, "vh": 600, "dw": 800, "dh": 2000},
-        *({"type": "click", "ts": now + i, "sid": "s", "vid": "v", "pid": pid,
-           "url": "https://a.example/p", "sel": f"main > a:nth-of-type({i})", "x": i, "y": i}
-          for i in range(EVENTS_PER_BATCH - 1)),
+        {
+            "type": "pageview",
+            "ts": now,
+            "sid": "s",
+            "vid": "v",
+            "pid": pid,
+            "url": "https://a.example/p",
+            "vw": 800,
+            "vh": 600,
+            "dw": 800,
+            "dh": 2000,
+        },
+        *(
+            {
+                "type": "click",
+                "ts": now + i,
+                "sid": "s",
+                "vid": "v",
+                "pid": pid,
+                "url": "https://a.example/p",
+                "sel": f"main > a:nth-of-type({i})",
+                "x": i,
+                "y": i,
+            }
+            for i in range(EVENTS_PER_BATCH - 1)
+        ),
     ]
     return json.dumps({"site": site_key, "events": events}).encode()
 
@@ -35,8 +56,12 @@ def hammer(instance: Instance, site_key: str, acked: list[str], stop: threading.
     while not stop.is_set():
         pid = secrets.token_hex(8)
         try:
-            connection.request("POST", "/collect", batch(site_key, pid),
-                               {"Content-Type": "text/plain", "Origin": "https://a.example"})
+            connection.request(
+                "POST",
+                "/collect",
+                batch(site_key, pid),
+                {"Content-Type": "text/plain", "Origin": "https://a.example"},
+            )
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException):
@@ -51,8 +76,9 @@ def test_sigkill_during_load_loses_and_duplicates_nothing(instance: Instance) ->
     instance.start()
     acked: list[str] = []
     stop = threading.Event()
-    threads = [threading.Thread(target=hammer, args=(instance, key, acked, stop))
-               for _ in range(16)]
+    threads = [
+        threading.Thread(target=hammer, args=(instance, key, acked, stop)) for _ in range(16)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 20

@@ -39,6 +39,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""
+    kek_file: Path | None = None  # key encryption keys; None: HELIOGRAPH_KEK or the default file
+    kek_env: str = ""  # base64 of a 32-byte key encryption key (alternative to a file)
     spool_segment_bytes: int = 32 * 1024 * 1024
     spool_segment_seconds: float = 1.0
     loader_interval_seconds: float = 0.5
@@ -51,6 +53,14 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "events"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.data_dir / "keys" / "keyring.json"
+
+    @property
+    def default_kek_file(self) -> Path:
+        return self.data_dir / "keys" / "kek.json"
 
     @property
     def metadata_url(self) -> str:
@@ -137,7 +147,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         spool_segment_seconds=_float(env, "SPOOL_SEGMENT_SECONDS", 1.0),
         loader_interval_seconds=_float(env, "LOADER_INTERVAL_SECONDS", 0.5),
         limits=_limits(env),
+        kek_file=Path(env[ENV_PREFIX + "KEK_FILE"]) if env.get(ENV_PREFIX + "KEK_FILE") else None,
+        kek_env=_kek_env(env, production),
     )
+
+
+def _kek_env(env: Mapping[str, str], production: bool) -> str:
+    value = env.get(ENV_PREFIX + "KEK", "")
+    if production and not value and not env.get(ENV_PREFIX + "KEK_FILE"):
+        raise ConfigError(
+            f"production needs a key encryption key: set {ENV_PREFIX}KEK_FILE to a 0600 key file "
+            f"(heliograph keys init --file PATH) or {ENV_PREFIX}KEK to 32 bytes in base64"
+        )
+    return value
 
 
 def _limits(env: Mapping[str, str]) -> CollectorLimits:

@@ -40,8 +40,13 @@ class DatabaseSink:
                 document = event.document()
                 digest = chain_hash(previous, document)
                 SecurityEventRecord.objects.create(
-                    timestamp=event.timestamp, tenant_id=event.tenant_id, action=event.action,
-                    outcome=event.outcome, document=document, previous_hash=previous, hash=digest,
+                    timestamp=event.timestamp,
+                    tenant_id=event.tenant_id,
+                    action=event.action,
+                    outcome=event.outcome,
+                    document=document,
+                    previous_hash=previous,
+                    hash=digest,
                 )
                 previous = digest
 

@@ -39,7 +39,10 @@ class SecurityEventRecord(AppendOnly):
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ("seq",)
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.outcome}"
 
 
 class AuditEntry(AppendOnly):
@@ -56,4 +59,7 @@ class AuditEntry(AppendOnly):
     new = models.JSONField(null=True)
 
     class Meta:
-        ordering = ["id"]
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.entity_id} {self.action}"

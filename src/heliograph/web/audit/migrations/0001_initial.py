@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('new', models.JSONField(null=True)),
             ],
             options={
-                'ordering': ['id'],
+                'ordering': ('id',),
             },
         ),
         migrations.CreateModel(
@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
                 ('hash', models.CharField(max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['seq'],
+                'ordering': ('seq',),
             },
         ),
     ]
