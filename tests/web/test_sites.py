@@ -118,5 +118,18 @@ def test_rotation_is_a_security_event(members: Members) -> None:
     assert (event.tenant_id, event.user_id, event.labels) == (
         site.tenant_id,
         members.admin.pk,
-        {"site": site.pk},
+        {"entity_id": str(site.pk)},
     )
+
+
+def test_rotation_leaves_an_audit_entry_with_old_and_new_key(members: Members) -> None:
+    from heliograph.web.audit.models import AuditEntry
+
+    site = members.site_a
+    old_key = site.key
+    signed_in(members.admin).post(f"/sites/{site.pk}/rotate-key/")
+    site.refresh_from_db()
+    entry = AuditEntry.objects.filter(entity="site", action="key_rotated").get()
+    assert (entry.tenant_id, entry.actor_id, entry.entity_id) == (
+        site.tenant_id, members.admin.pk, str(site.pk))
+    assert (entry.old, entry.new) == ({"key": old_key}, {"key": site.key})

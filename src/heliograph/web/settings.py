@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "heliograph.web.audit",
     "heliograph.web.accounts",
     "heliograph.web.dashboards",
+    "heliograph.web.api",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -13,4 +13,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sites/", include("heliograph.web.sites.urls")),
     path("sites/", include("heliograph.web.dashboards.urls")),
     path("static/<path:path>", static_file, name="static"),
+    path("api/v1/", include("heliograph.web.api.urls")),
 ]

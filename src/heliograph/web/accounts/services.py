@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from heliograph.core.errors import InputError
+from heliograph.web.audit.trail import SYSTEM, Actor, audit_change
 from heliograph.web.tenants.models import Membership, Role, Tenant
 
 # NIST SP 800-63B 5.1.1.2: at least 8 characters; ASVS 2.1.1 asks for 12. The full policy
@@ -40,7 +41,9 @@ def _check_password(password: str) -> str:
     return password
 
 
-def user_create(*, email: str, password: str, tenant: Tenant, role: Role) -> User:
+def user_create(
+    *, email: str, password: str, tenant: Tenant, role: Role, actor: Actor = SYSTEM
+) -> User:
     """Create a user who signs in with ``email`` and make them a member of ``tenant``."""
     email = _check_email(email)
     _check_password(password)
@@ -49,6 +52,15 @@ def user_create(*, email: str, password: str, tenant: Tenant, role: Role) -> Use
             raise InputError("user_exists", f"a user with the e-mail {email} exists already")
         user = User.objects.create_user(username=email, email=email, password=password)
         Membership.objects.create(user=user, tenant=tenant, role=role)
+        audit_change(
+            actor=actor,
+            tenant_id=tenant.pk,
+            entity="membership",
+            entity_id=user.pk,
+            action="created",
+            new={"user": user.pk, "role": role.value},
+            category="iam",
+        )
     return user
 
 
@@ -61,11 +73,25 @@ def user_set_password(*, user: User, password: str) -> User:
     return user
 
 
-def membership_grant(*, user: User, tenant: Tenant, role: Role) -> Membership:
+def membership_grant(
+    *, user: User, tenant: Tenant, role: Role, actor: Actor = SYSTEM
+) -> Membership:
     """Give ``user`` the ``role`` in ``tenant``, adding or changing their membership."""
     with transaction.atomic():
-        membership, _ = Membership.objects.update_or_create(
+        existing = Membership.objects.select_for_update().filter(user=user, tenant=tenant).first()
+        old = {"user": user.pk, "role": existing.role} if existing else None
+        membership, created = Membership.objects.update_or_create(
             user=user, tenant=tenant, defaults={"role": role}
+        )
+        audit_change(
+            actor=actor,
+            tenant_id=tenant.pk,
+            entity="membership",
+            entity_id=user.pk,
+            action="created" if created else "role_changed",
+            old=old,
+            new={"user": user.pk, "role": role.value},
+            category="iam",
         )
     return membership
 

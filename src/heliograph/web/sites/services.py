@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from heliograph.core.errors import InputError
+from heliograph.web.audit.trail import SYSTEM, Actor, audit_change
 from heliograph.web.sites.models import Site
 from heliograph.web.tenants.models import Tenant
 
@@ -35,23 +36,42 @@ def new_site_key() -> str:
     return secrets.token_urlsafe(12)
 
 
-def site_create(*, tenant: Tenant, name: str, domains: list[str]) -> Site:
+def site_create(*, tenant: Tenant, name: str, domains: list[str], actor: Actor = SYSTEM) -> Site:
     """Create a site for ``tenant`` with its allowed domains."""
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InputError("invalid_name", "a site name has 1 to 200 characters")
     with transaction.atomic():
-        return Site.objects.create(
+        site = Site.objects.create(
             tenant=tenant, name=name, key=new_site_key(), allowed_domains=normalise_domains(domains)
         )
+        audit_change(
+            actor=actor,
+            tenant_id=tenant.pk,
+            entity="site",
+            entity_id=site.pk,
+            action="created",
+            new={"name": site.name, "allowed_domains": site.allowed_domains, "key": site.key},
+        )
+        return site
 
 
-def site_rotate_key(*, site: Site) -> Site:
+def site_rotate_key(*, site: Site, actor: Actor = SYSTEM) -> Site:
     """Give ``site`` a new key; beacons with the old key are refused from now on."""
     with transaction.atomic():
+        old_key = site.key
         site.key = new_site_key()
         site.key_rotated_at = timezone.now()
         site.save(update_fields=["key", "key_rotated_at"])
+        audit_change(
+            actor=actor,
+            tenant_id=site.tenant_id,
+            entity="site",
+            entity_id=site.pk,
+            action="key_rotated",
+            old={"key": old_key},
+            new={"key": site.key},
+        )
     return site
 
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from heliograph.core.errors import InputError
 from heliograph.web.accounts.access import TenantContext, tenant_view
-from heliograph.web.accounts.security import record_request
+from heliograph.web.audit.trail import actor_from_request
 from heliograph.web.sites.forms import SiteForm
 from heliograph.web.sites.selectors import site_of, sites_of, sites_with_activity
 from heliograph.web.sites.services import site_create, site_rotate_key, snippet
@@ -32,20 +32,15 @@ def site_new(request: HttpRequest, ctx: TenantContext) -> HttpResponse:
     if form.is_valid():
         try:
             site = site_create(
-                tenant=ctx.tenant, name=form.cleaned_data["name"], domains=form.domain_list()
+                tenant=ctx.tenant,
+                name=form.cleaned_data["name"],
+                domains=form.domain_list(),
+                actor=actor_from_request(request),
             )
         except InputError as error:
             field = "name" if error.code == "invalid_name" else "domains"
             form.add_error(field, error.message)
         else:
-            record_request(
-                request,
-                "site.created",
-                category="configuration",
-                tenant_id=ctx.tenant.pk,
-                user_id=ctx.user.pk,
-                labels={"site": site.pk},
-            )
             return redirect("sites:detail", site.pk)
     status = 400 if form.is_bound else 200
     return render(request, "sites/new.html", {"ctx": ctx, "form": form}, status=status)
@@ -71,13 +66,5 @@ def site_detail(request: HttpRequest, ctx: TenantContext, site_id: int) -> HttpR
 @tenant_view(Role.ADMIN)
 def site_rotate(request: HttpRequest, ctx: TenantContext, site_id: int) -> HttpResponse:
     """Give the site a new key; the collector refuses the old one once its cache expires."""
-    site = site_rotate_key(site=site_of(ctx.scope, site_id))
-    record_request(
-        request,
-        "site.key_rotated",
-        category="configuration",
-        tenant_id=ctx.tenant.pk,
-        user_id=ctx.user.pk,
-        labels={"site": site.pk},
-    )
+    site = site_rotate_key(site=site_of(ctx.scope, site_id), actor=actor_from_request(request))
     return redirect(reverse("sites:detail", args=[site.pk]) + "?rotated=1")
