@@ -17,7 +17,7 @@ from tests.web.factories import DAY, DAY_QUERY, Visit, write_visits
 from tests.web.members import Members, members, signed_in
 
 MISSING_ID = 987_654_321
-SECRET_PATH = "/b-secret-pricing"  # noqa: S105  a page path, not a password
+SECRET_PATH = "/b-secret-pricing"
 # (route name, HTTP method) of every route that takes an object id.
 __all__ = ["members"]  # the fixture, imported so that this directory can use it
 

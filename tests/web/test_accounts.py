@@ -17,7 +17,7 @@ from heliograph.web.accounts.services import membership_grant, user_create
 from heliograph.web.tenants.models import Membership, Role
 from tests.web.members import Members, signed_in
 
-PASSWORD = "correct horse battery staple"  # noqa: S105  a test account
+PASSWORD = "correct horse battery staple"
 CSRF_INPUT = re.compile(rb'<input type="hidden" name="csrfmiddlewaretoken" value="[^"]+">')
 
 

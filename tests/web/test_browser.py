@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "a browser test password"  # noqa: S105  a test account
+PASSWORD = "a browser test password"
 
 
 class _QuietHandler(WSGIRequestHandler):

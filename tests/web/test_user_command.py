@@ -12,7 +12,7 @@ from heliograph import cli
 from heliograph.web.tenants.models import Membership
 from tests.web.members import Members
 
-PASSWORD = "a password from standard input"  # noqa: S105  a test account
+PASSWORD = "a password from standard input"
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *args: str, stdin: str = "") -> int:

@@ -39,9 +39,14 @@ def test_creations_and_role_changes_are_audited() -> None:
 def test_a_failed_change_leaves_no_audit_entry() -> None:
     tenant = tenant_create(name="Acme")
     before = AuditEntry.objects.count()
-    with pytest.raises(RuntimeError), transaction.atomic():
-        membership_grant(user=User.objects.create(username="u"), tenant=tenant, role=Role.OWNER)
-        raise RuntimeError("the change fails after the audit entry was written")
+    def grant_then_fail() -> None:
+        with transaction.atomic():
+            user = User.objects.create(username="u")
+            membership_grant(user=user, tenant=tenant, role=Role.OWNER)
+            raise RuntimeError("the change fails after the audit entry was written")
+
+    with pytest.raises(RuntimeError):
+        grant_then_fail()
     assert AuditEntry.objects.count() == before
 
 
