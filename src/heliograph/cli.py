@@ -331,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in NEEDS_METADATA:
             _migrate_metadata()
         return COMMANDS[args.command](settings, args)
+    except KeyboardInterrupt:
+        return 130 if args.command not in ("serve", "demo") else 0  # serve: a clean stop
     except ConfigError as error:
         print(f"heliograph: configuration error: {error}", file=sys.stderr)
         return 2

@@ -72,12 +72,13 @@ class Instance:
     def start(self) -> None:
         log = self.data_dir / f"serve-{len(self.log)}.log"
         self.log.append(log)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "heliograph.cli", "serve"],
-            env=self.env(),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "heliograph.cli", "serve"],
+                env=self.env(),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, log.read_text()

@@ -70,6 +70,7 @@ def site_server(instance: Instance) -> Iterator[tuple[str, str, int, int]]:
     instance.start()
     yield f"http://127.0.0.1:{server.server_port}/shop", key, tenant_id, other_tenant
     server.shutdown()
+    server.server_close()
 
 
 def click_point(page: Page, selector: str) -> tuple[int, int]:
