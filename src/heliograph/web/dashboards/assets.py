@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import mimetypes
 from pathlib import Path
 
-from django.http import Http404, HttpRequest, HttpResponseBase
-from django.views import static
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+)
 from django.views.decorators.http import require_safe
 
 STATIC_ROOT = Path(__file__).resolve().parent.parent / "static"
@@ -33,14 +39,23 @@ def asset_url(name: str) -> str:
 def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve one file under STATIC_ROOT; versioned URLs may be cached for a year.
 
-    ``django.views.static.serve`` normalises the path and joins it with ``safe_join``, so
-    ``..`` and absolute paths cannot leave the directory; directories are not listed.
+    ``asset_version`` resolves the path and refuses anything outside STATIC_ROOT (``..``,
+    absolute paths, links out) and anything that is not a file, so directories are not listed.
+    The body is sent in one piece: the files are small, and a streamed file response under
+    ASGI would make Django iterate a synchronous file in a thread for every asset.
     """
     try:
-        current = asset_version(path)  # also refuses anything outside STATIC_ROOT
+        current = asset_version(path)
+        body = (STATIC_ROOT / path).resolve().read_bytes()
     except OSError:
         raise Http404 from None
-    response = static.serve(request, path, document_root=str(STATIC_ROOT), show_indexes=False)
+    etag = f'"{current}"'
+    if request.headers.get("If-None-Match") == etag:
+        response: HttpResponseBase = HttpResponseNotModified()
+    else:
+        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
     fresh = request.GET.get("v") == current
     response["Cache-Control"] = LONG_CACHE if fresh else SHORT_CACHE
     return response
