@@ -41,7 +41,7 @@ class CustomerSite:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+            def do_GET(self) -> None:
                 body = LANDING.format(snippet=outer.snippet).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
@@ -75,13 +75,28 @@ def test_sign_in_create_site_collect_and_see_it(
 ) -> None:
     tenant = re.search(r"tenant (\d+)", instance.cli("tenant", "create", "Acme"))[1]  # type: ignore[index]
     subprocess.run(
-        [sys.executable, "-m", "heliograph.cli", "user", "create", f"--email={EMAIL}",
-         f"--tenant={tenant}", "--role=owner", "--password-stdin"],
-        input=PASSWORD + "\n", text=True, env=instance.env(), check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "heliograph.cli",
+            "user",
+            "create",
+            f"--email={EMAIL}",
+            f"--tenant={tenant}",
+            "--role=owner",
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        env=instance.env(),
+        check=True,
+        capture_output=True,
     )
     instance.start()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         app = browser.new_page(viewport={"width": 1360, "height": 900})
         app.goto(instance.url + "/")
         app.fill("input[name=email]", EMAIL)
