@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from heliograph.collector.schema import SpoolCodec
 from heliograph.collector.sites import SiteInfo
 from heliograph.core.config import Settings, load_settings
 from heliograph.core.errors import ConfigError, InputError
@@ -158,13 +159,25 @@ def _site_by_key(key: str) -> SiteInfo:
     return site
 
 
+def _codec(settings: Settings) -> SpoolCodec:
+    from heliograph.collector.schema import SpoolCodec
+    from heliograph.core.crypto.setup import open_keyring
+
+    return SpoolCodec(open_keyring(settings))
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from heliograph.simulate import simulate_into_spool, simulate_via_collector
 
     site = _site_by_key(args.site)
     if args.via == "spool":
         written = simulate_into_spool(
-            site, settings.spool_dir, args.events, days=args.days, seed=args.seed
+            site,
+            _codec(settings),
+            settings.spool_dir,
+            args.events,
+            days=args.days,
+            seed=args.seed,
         )
         print(
             f"{written:,} events written to the spool; the loader of `heliograph serve` "
@@ -217,9 +230,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         site = lookup_site(site_row.key)
         assert site is not None  # noqa: S101  just created in this transaction
         print("Generating a synthetic week of traffic for the demo site ...")
-        simulate_into_spool(site, settings.spool_dir, args.events, days=7, seed=7)
+        codec = _codec(settings)
+        simulate_into_spool(site, codec, settings.spool_dir, args.events, days=7, seed=7)
         store.open_store(settings)
-        result = Loader(settings.spool_dir).run_once()
+        result = Loader(settings.spool_dir, codec).run_once()
         store.close_store()
         print(f"loaded {result.events:,} events into the event store")
     password = _demo_user(site_row.tenant_id)

@@ -8,9 +8,11 @@ from typing import cast
 
 from heliograph.collector.app import ASGIApp, Collector
 from heliograph.collector.loader import Loader
+from heliograph.collector.schema import SpoolCodec
 from heliograph.collector.sites import CachedSiteRegistry, SiteLookup
 from heliograph.collector.spool import SpoolWriter
 from heliograph.core.config import Settings
+from heliograph.core.crypto.setup import open_keyring
 from heliograph.store import api as store
 
 log = logging.getLogger("heliograph.server")
@@ -44,7 +46,9 @@ class LoaderThread(threading.Thread):
         self.join(timeout=30)
 
 
-def build_collector(settings: Settings, lookup: SiteLookup, fallback: ASGIApp | None) -> Collector:
+def build_collector(
+    settings: Settings, codec: SpoolCodec, lookup: SiteLookup, fallback: ASGIApp | None
+) -> Collector:
     """Return the collector ASGI app wired to the spool and the site registry."""
     spool = SpoolWriter(
         settings.spool_dir,
@@ -54,6 +58,7 @@ def build_collector(settings: Settings, lookup: SiteLookup, fallback: ASGIApp | 
     return Collector(
         registry=CachedSiteRegistry(lookup),
         spool=spool,
+        codec=codec,
         limits=settings.limits,
         fallback=fallback,
         ready=store.store_ready,
@@ -69,10 +74,11 @@ def serve(settings: Settings) -> None:
     from heliograph.web.sites.registry import lookup_site
 
     install_security_log()
+    codec = SpoolCodec(open_keyring(settings))
     store.open_store(settings)
-    loader = LoaderThread(Loader(settings.spool_dir), settings.loader_interval_seconds)
+    loader = LoaderThread(Loader(settings.spool_dir, codec), settings.loader_interval_seconds)
     loader.start()
-    app = build_collector(settings, lookup_site, cast(ASGIApp, application))
+    app = build_collector(settings, codec, lookup_site, cast(ASGIApp, application))
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -228,6 +228,7 @@ def _take(model: TrafficModel, total: int) -> Iterator[SimBatch]:
 
 def simulate_into_spool(
     site: SiteInfo,
+    codec: schema.SpoolCodec,
     spool_dir: Path,
     total: int,
     *,
@@ -242,7 +243,7 @@ def simulate_into_spool(
     written = 0
     segment: list[bytes] = []
     for batch in _take(model, total):
-        segment.append(frame(schema.spool_encoder.encode(_spool_batch(site, batch))))
+        segment.append(frame(codec.seal(_spool_batch(site, batch))))
         written += len(batch.events)
         if not quiet:
             progress.advance(len(batch.events))

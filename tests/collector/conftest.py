@@ -9,9 +9,13 @@ import httpx
 import pytest
 
 from heliograph.collector.app import Collector
+from heliograph.collector.schema import SpoolCodec
 from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, StaticSiteRegistry
 from heliograph.collector.spool import SpoolWriter
 from heliograph.core.config import CollectorLimits
+from heliograph.core.crypto.aead import new_key
+from heliograph.core.crypto.kek import KekSet, LocalKek
+from heliograph.core.crypto.keyring import Keyring
 
 SITE_A = SiteInfo(
     site_id=11, tenant_id=1, key="key-a", allowed_domains=("a.example", "*.a.example")
@@ -24,11 +28,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def make_codec(directory: Path) -> SpoolCodec:
+    """A codec with a fresh key encryption key and a key store of its own in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kek = KekSet(LocalKek("test", new_key()))
+    return SpoolCodec(Keyring(directory / "keys" / "keyring.json", kek))
+
+
 def make_collector(spool_dir: Path, limits: CollectorLimits | None = None) -> Collector:
     spool = SpoolWriter(spool_dir, segment_bytes=1 << 20, segment_seconds=0.2)
     return Collector(
         registry=CachedSiteRegistry(StaticSiteRegistry([SITE_A, SITE_B])),
         spool=spool,
+        codec=make_codec(spool_dir.with_name(spool_dir.name + "-keys")),
         limits=limits or CollectorLimits(),
     )
 

@@ -231,10 +231,9 @@ async def test_spooled_batch_holds_no_raw_ip_and_is_enriched(
     segments = sealed_segments(collector.spool.spool_dir)
     data = b"".join(path.read_bytes() for path in segments)
     assert b"203.0.113.9" not in data
-    from heliograph.collector.schema import spool_decoder
-
     (record,) = [r for path in segments for r in read_records(path).records]
-    batch = spool_decoder.decode(record)
+    assert b"a.example" not in data  # the batch is sealed under the tenant's key
+    batch = collector.codec.open(record)
     assert (batch.device, batch.browser, batch.os) == ("mobile", "Mobile Safari", "iOS")
     assert len(batch.visitor_hash) == 16
     assert batch.events[0].sid.startswith("c")  # cookieless: the server keeps the session
@@ -246,10 +245,8 @@ async def test_future_client_clock_is_clamped(
 ) -> None:
     assert (await post(client, beacon(event(ts=2**52)))).status_code == 202
     await collector.spool.close()
-    from heliograph.collector.schema import spool_decoder
-
     (segment,) = sealed_segments(collector.spool.spool_dir)
-    batch = spool_decoder.decode(read_records(segment).records[0])
+    batch = collector.codec.open(read_records(segment).records[0])
     assert batch.events[0].ts == batch.received_ms
 
 
@@ -268,3 +265,12 @@ async def test_serves_the_tag_gzip_and_etag(client: httpx.AsyncClient) -> None:
 async def test_health_endpoints(client: httpx.AsyncClient) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_beacon_for_a_deleted_tenant_is_refused_not_spooled(
+    client: httpx.AsyncClient, collector: Collector
+) -> None:
+    collector.codec.keyring.destroy_tenant(1)  # tenant 1 deleted; its site is still cached
+    response = await post(client, beacon())
+    assert (response.status_code, response.json()["code"]) == (404, "unknown_site")
+    assert collector.spool.records_written == 0

@@ -10,11 +10,13 @@ import pytest
 
 from heliograph.collector import loader as loader_module
 from heliograph.collector.loader import Loader, event_id, to_rows
-from heliograph.collector.schema import SpoolBatch, WireEvent, spool_encoder
+from heliograph.collector.schema import SpoolBatch, SpoolCodec, WireEvent
 from heliograph.collector.spool import HEADER, frame, sealed_segments
 from heliograph.core.config import Settings
 from heliograph.core.tenancy import TenantScope
 from heliograph.store import api as store
+
+from .conftest import make_codec
 
 TENANT_A, TENANT_B = 9101, 9102  # ids no other test uses: the store is shared by the session
 
@@ -37,10 +39,15 @@ def spooled(tenant: int, site: int, events: int, url: str = "https://a.example/x
     )
 
 
-def write_segment(spool: Path, name: str, batches: list[SpoolBatch]) -> Path:
+@pytest.fixture
+def codec(tmp_path: Path) -> SpoolCodec:
+    return make_codec(tmp_path)
+
+
+def write_segment(codec: SpoolCodec, spool: Path, name: str, batches: list[SpoolBatch]) -> Path:
     spool.mkdir(parents=True, exist_ok=True)
     path = spool / f"{name}.seg"
-    path.write_bytes(b"".join(frame(spool_encoder.encode(b)) for b in batches))
+    path.write_bytes(b"".join(frame(codec.seal(b)) for b in batches))
     return path
 
 
@@ -56,12 +63,14 @@ def test_rows_carry_derived_ids_and_enrichment() -> None:
     assert (rows[0].device, rows[0].browser) == ("desktop", "Firefox")
 
 
-def test_loads_each_tenant_into_its_own_scope(event_store: Settings, tmp_path: Path) -> None:
+def test_loads_each_tenant_into_its_own_scope(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
     spool = tmp_path / "spool"
     before_a = store.count_events(TenantScope(TENANT_A))
     before_b = store.count_events(TenantScope(TENANT_B))
-    write_segment(spool, "0001-x", [spooled(TENANT_A, 1, 4), spooled(TENANT_B, 1, 2)])
-    result = Loader(spool).run_once()
+    write_segment(codec, spool, "0001-x", [spooled(TENANT_A, 1, 4), spooled(TENANT_B, 1, 2)])
+    result = Loader(spool, codec).run_once()
     assert (result.segments, result.events) == (1, 6)
     assert store.count_events(TenantScope(TENANT_A)) - before_a == 4
     assert store.count_events(TenantScope(TENANT_B)) - before_b == 2
@@ -69,12 +78,12 @@ def test_loads_each_tenant_into_its_own_scope(event_store: Settings, tmp_path: P
 
 
 def test_crash_mid_load_neither_duplicates_nor_drops(
-    event_store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    event_store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: SpoolCodec
 ) -> None:
     spool = tmp_path / "spool"
     scope = TenantScope(TENANT_A)
     before = store.count_events(scope, site_id=77)
-    write_segment(spool, "0002-x", [spooled(TENANT_A, 77, 30), spooled(TENANT_A, 77, 30)])
+    write_segment(codec, spool, "0002-x", [spooled(TENANT_A, 77, 30), spooled(TENANT_A, 77, 30)])
     monkeypatch.setattr(loader_module, "WRITE_CHUNK", 25)
     real_write = store.write_events
     calls = 0
@@ -88,39 +97,70 @@ def test_crash_mid_load_neither_duplicates_nor_drops(
 
     monkeypatch.setattr(store, "write_events", crash_after_first_chunk)
     with pytest.raises(RuntimeError):
-        Loader(spool).run_once()
+        Loader(spool, codec).run_once()
     assert store.count_events(scope, site_id=77) - before == 25
     assert (spool / "0002-x.loading").exists()
 
     monkeypatch.setattr(store, "write_events", real_write)
-    result = Loader(spool).run_once()
+    result = Loader(spool, codec).run_once()
     assert result.skipped_duplicates == 25
     assert store.count_events(scope, site_id=77) - before == 60
-    assert Loader(spool).run_once().events == 0  # a re-run finds nothing left to do
+    assert Loader(spool, codec).run_once().events == 0  # a re-run finds nothing left to do
 
 
-def test_torn_orphan_segment_loads_its_intact_prefix(event_store: Settings, tmp_path: Path) -> None:
+def test_torn_orphan_segment_loads_its_intact_prefix(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    whole = frame(spool_encoder.encode(spooled(TENANT_B, 88, 3)))
-    torn = frame(spool_encoder.encode(spooled(TENANT_B, 88, 5)))[: HEADER.size + 7]
+    whole = frame(codec.seal(spooled(TENANT_B, 88, 3)))
+    torn = frame(codec.seal(spooled(TENANT_B, 88, 5)))[: HEADER.size + 7]
     (spool / "0003-dead.open").write_bytes(whole + torn)  # its writer was killed mid-write
     scope = TenantScope(TENANT_B)
     before = store.count_events(scope, site_id=88)
-    assert Loader(spool).run_once().events == 3
+    assert Loader(spool, codec).run_once().events == 3
     assert store.count_events(scope, site_id=88) - before == 3
 
 
 def test_corrupt_sealed_segment_is_quarantined_after_loading_the_good_part(
-    event_store: Settings, tmp_path: Path
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
 ) -> None:
     spool = tmp_path / "spool"
-    path = write_segment(spool, "0004-x", [spooled(TENANT_B, 89, 2), spooled(TENANT_B, 89, 2)])
+    path = write_segment(
+        codec, spool, "0004-x", [spooled(TENANT_B, 89, 2), spooled(TENANT_B, 89, 2)]
+    )
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
     scope = TenantScope(TENANT_B)
     before = store.count_events(scope, site_id=89)
-    assert Loader(spool).run_once().events == 2
+    assert Loader(spool, codec).run_once().events == 2
     assert store.count_events(scope, site_id=89) - before == 2
     assert (spool / "quarantine" / "0004-x.seg").exists()
+
+
+def test_records_of_a_shredded_tenant_are_dropped_others_load(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
+    spool = tmp_path / "spool"
+    write_segment(codec, spool, "0005-x", [spooled(TENANT_A, 90, 2), spooled(TENANT_B, 90, 3)])
+    codec.keyring.destroy_tenant(TENANT_A)  # the tenant is deleted before its data is loaded
+    before_a = store.count_events(TenantScope(TENANT_A), site_id=90)
+    before_b = store.count_events(TenantScope(TENANT_B), site_id=90)
+    assert Loader(spool, codec).run_once().events == 3
+    assert store.count_events(TenantScope(TENANT_A), site_id=90) == before_a
+    assert store.count_events(TenantScope(TENANT_B), site_id=90) - before_b == 3
+    assert not (spool / "quarantine").exists()
+
+
+def test_record_sealed_with_an_unknown_key_is_quarantined(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
+    spool = tmp_path / "spool"
+    stranger = make_codec(tmp_path / "elsewhere")  # another installation's keys
+    spool.mkdir()
+    (spool / "0006-x.seg").write_bytes(
+        frame(codec.seal(spooled(TENANT_B, 91, 2))) + frame(stranger.seal(spooled(TENANT_B, 91, 4)))
+    )
+    assert Loader(spool, codec).run_once().events == 2
+    assert (spool / "quarantine" / "0006-x.seg").exists()

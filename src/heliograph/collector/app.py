@@ -26,6 +26,8 @@ from heliograph.collector.rejections import Rejections
 from heliograph.collector.sites import CachedSiteRegistry, SiteInfo
 from heliograph.collector.spool import SpoolError, SpoolWriter
 from heliograph.core.config import CollectorLimits
+from heliograph.core.crypto.aead import DecryptionError
+from heliograph.core.crypto.keyring import KeyDestroyed
 from heliograph.core.errors import InputError
 
 log = logging.getLogger("heliograph.collector")
@@ -74,6 +76,7 @@ class Collector:
         *,
         registry: CachedSiteRegistry,
         spool: SpoolWriter,
+        codec: schema.SpoolCodec,
         limits: CollectorLimits,
         fallback: ASGIApp | None = None,
         ready: Callable[[], bool] = lambda: True,
@@ -81,6 +84,7 @@ class Collector:
     ) -> None:
         self.registry = registry
         self.spool = spool
+        self.codec = codec
         self.limits = limits
         self.fallback = fallback
         self.ready = ready
@@ -173,7 +177,15 @@ class Collector:
             )
         batch = self._enrich(scope, site, beacon)
         try:
-            await self.spool.append(schema.spool_encoder.encode(batch))
+            record = self.codec.seal(batch)
+        except KeyDestroyed:
+            # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
+            raise InputError("unknown_site", "no site has this key", status=404) from None
+        except DecryptionError:
+            log.error("collector.keys_unavailable tenant=%d", site.tenant_id)
+            raise InputError("keys_unavailable", "try again later", status=503) from None
+        try:
+            await self.spool.append(record)
         except SpoolError:
             raise InputError("spool_unavailable", "try again later", status=503) from None
         self.accepted_events += len(beacon.events)

@@ -23,6 +23,8 @@ import msgspec
 
 from heliograph.collector import schema
 from heliograph.collector.spool import fsync_dir, read_records, seal_orphans, sealed_segments
+from heliograph.core.crypto.aead import DecryptionError
+from heliograph.core.crypto.keyring import KeyDestroyed
 from heliograph.core.events import EventRow
 from heliograph.core.tenancy import TenantScope
 from heliograph.store import api as store
@@ -109,8 +111,9 @@ def _host(url: str) -> str:
 class Loader:
     """Move sealed segments from one spool directory into the store."""
 
-    def __init__(self, spool_dir: Path) -> None:
+    def __init__(self, spool_dir: Path, codec: schema.SpoolCodec) -> None:
         self.spool_dir = spool_dir
+        self.codec = codec
         self.quarantine = spool_dir / "quarantine"
 
     def run_once(self) -> LoadResult:
@@ -158,10 +161,14 @@ class Loader:
         undecodable = 0
         for record in records:
             try:
-                batch = schema.spool_decoder.decode(record)
-            except msgspec.MsgspecError:
-                # A record that passed its CRC but does not decode was written by another
-                # version: load the rest and quarantine the segment for inspection.
+                batch = self.codec.open(record)
+            except KeyDestroyed:
+                # The tenant was deleted and its keys destroyed: this data is gone by design.
+                log.info("loader.record_of_shredded_tenant segment=%s", path.name)
+                continue
+            except (msgspec.MsgspecError, DecryptionError):
+                # A record that passed its CRC but does not decode or authenticate was written
+                # by another version or with a lost key: load the rest, quarantine the segment.
                 log.error("loader.undecodable_record segment=%s", path.name)
                 undecodable += 1
                 continue

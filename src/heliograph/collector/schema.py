@@ -6,6 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from heliograph.core.crypto.aead import DecryptionError
+from heliograph.core.crypto.keyring import Keyring
+
 MAX_EVENTS = 100
 MAX_URL = 2048
 MAX_SELECTOR = 512
@@ -64,3 +67,34 @@ class SpoolBatch(msgspec.Struct, array_like=True):
 beacon_decoder = msgspec.json.Decoder(Beacon)
 spool_encoder = msgspec.msgpack.Encoder()
 spool_decoder = msgspec.msgpack.Decoder(SpoolBatch)
+
+
+class SpoolEnvelope(msgspec.Struct, array_like=True):
+    """A spool record: the tenant in clear (to pick its key), the batch sealed under its key."""
+
+    tenant_id: int
+    sealed: bytes
+
+
+_envelope_decoder = msgspec.msgpack.Decoder(SpoolEnvelope)
+SPOOL_PURPOSE = "spool"
+
+
+class SpoolCodec:
+    """Seal batches with the tenant's data key (AES-256-GCM) for the spool, and open them."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def seal(self, batch: SpoolBatch) -> bytes:
+        sealed = self.keyring.encrypt(batch.tenant_id, SPOOL_PURPOSE, spool_encoder.encode(batch))
+        return spool_encoder.encode(SpoolEnvelope(batch.tenant_id, sealed))
+
+    def open(self, record: bytes) -> SpoolBatch:
+        """Return the batch of a record; raise DecryptionError or msgspec errors if it is bad."""
+        envelope = _envelope_decoder.decode(record)
+        plain = self.keyring.decrypt(envelope.tenant_id, SPOOL_PURPOSE, envelope.sealed)
+        batch = spool_decoder.decode(plain)
+        if batch.tenant_id != envelope.tenant_id:
+            raise DecryptionError("spool record names another tenant than its batch")
+        return batch
