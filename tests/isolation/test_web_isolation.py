@@ -10,9 +10,16 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from heliograph.web.accounts.invitations import invitation_create
+from heliograph.web.accounts.models import Invitation
+from heliograph.web.audit.trail import Actor
+from heliograph.web.sites.services import site_rotate_key
+from heliograph.web.tenants.models import Membership, Role
 from tests.web.factories import DAY, DAY_QUERY, Visit, write_visits
 from tests.web.members import Members, members, signed_in
 
@@ -31,6 +38,9 @@ OBJECT_ROUTES = [
     ("dashboards:heatmap", "get"),
     ("dashboards:scroll", "get"),
 ]
+# Routes that take an invitation id, and the invitation link (its token is the capability).
+INVITATION_ROUTES = [("accounts:revoke_invitation", "post")]
+TOKEN_ROUTES = [("accounts:invitation", "get"), ("accounts:invitation", "post")]
 
 
 def _routes(
@@ -48,7 +58,8 @@ def _routes(
 
 def test_every_route_with_an_object_id_is_probed() -> None:
     with_ids = {name for name, params in _routes(get_resolver().url_patterns) if params - {"path"}}
-    assert with_ids == {name for name, _ in OBJECT_ROUTES}
+    probed = OBJECT_ROUTES + INVITATION_ROUTES + TOKEN_ROUTES
+    assert with_ids == {name for name, _ in probed}
 
 
 @pytest.fixture
@@ -192,3 +203,109 @@ def test_anonymous_probes_learn_nothing(b_has_data: Members) -> None:
         missing = send(_url(route, MISSING_ID))
         assert foreign.status_code == missing.status_code == 302
         assert foreign["Location"].startswith("/sign-in/?next=")
+
+
+# -- invitations ------------------------------------------------------------------------------
+
+B_INVITEE = "b-invitee@example.com"
+UNCOMPARABLE_HEADERS = ("Expires", "Date")  # clock-derived
+
+
+def _comparable(response: HttpResponse) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in UNCOMPARABLE_HEADERS}
+
+
+def _b_invites(members: Members, email: str = B_INVITEE) -> tuple[Invitation, str]:
+    """Tenant B's owner invites ``email``; return the invitation and its token."""
+    actor = Actor(user_id=members.owner_b.pk, label="b owner")
+    created = invitation_create(
+        tenant=members.site_b.tenant, email=email, role=Role.VIEWER, actor=actor
+    )
+    return created.invitation, created.link.rstrip("/").rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize(("route", "method"), INVITATION_ROUTES)
+def test_another_tenants_invitation_answers_like_a_missing_one(
+    members: Members, route: str, method: str
+) -> None:
+    theirs, _ = _b_invites(members)
+    client = signed_in(members.owner)
+    send = client.post if method == "post" else client.get
+    foreign = send(_url(route, theirs.pk))
+    missing = send(_url(route, MISSING_ID))
+    huge = send(_url(route, 2**64))
+    assert foreign.status_code == missing.status_code == huge.status_code == 404
+    assert foreign.content == missing.content == huge.content
+    assert _comparable(foreign) == _comparable(missing)
+    assert B_INVITEE.encode() not in foreign.content
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None
+
+
+@pytest.mark.parametrize(("route", "method"), INVITATION_ROUTES)
+def test_a_low_role_is_refused_before_any_invitation_lookup(
+    members: Members, route: str, method: str
+) -> None:
+    theirs, _ = _b_invites(members)
+    actor = Actor(user_id=members.owner.pk, label="a owner")
+    ours = invitation_create(
+        tenant=members.site_a.tenant, email="a-invitee@example.com", role=Role.VIEWER, actor=actor
+    ).invitation
+    for role in (Role.VIEWER, Role.ANALYST):
+        client = signed_in(members.by_role(role))
+        send = client.post if method == "post" else client.get
+        answers = [send(_url(route, i)) for i in (ours.pk, theirs.pk, MISSING_ID)]
+        assert [a.status_code for a in answers] == [403, 403, 403]
+        assert answers[0].content == answers[1].content == answers[2].content
+    assert not Invitation.objects.exclude(revoked_at=None).exists()
+
+
+def test_anonymous_invitation_probes_learn_nothing(members: Members) -> None:
+    theirs, _ = _b_invites(members)
+    client = Client()
+    for route, method in INVITATION_ROUTES:
+        send = client.post if method == "post" else client.get
+        foreign = send(_url(route, theirs.pk))
+        missing = send(_url(route, MISSING_ID))
+        assert foreign.status_code == missing.status_code == 302
+        assert foreign["Location"].startswith("/sign-in/?next=")
+
+
+@pytest.mark.parametrize(("route", "method"), TOKEN_ROUTES)
+def test_dead_tokens_and_ids_answer_like_unknown_tokens(
+    members: Members, route: str, method: str
+) -> None:
+    """An invitation id, a used, revoked or expired token: all read like a made-up token."""
+    used_invitation, used = _b_invites(members, "used@example.com")
+    revoked_invitation, revoked = _b_invites(members, "revoked@example.com")
+    expired_invitation, expired = _b_invites(members, "expired@example.com")
+    Invitation.objects.filter(pk=used_invitation.pk).update(accepted_at=timezone.now())
+    Invitation.objects.filter(pk=revoked_invitation.pk).update(revoked_at=timezone.now())
+    Invitation.objects.filter(pk=expired_invitation.pk).update(expires_at=timezone.now())
+    client = signed_in(members.owner)  # signed in to A, probing B's links
+    send = client.post if method == "post" else client.get
+    unknown = send(reverse(route, args=["x" * 43]))
+    for token in (used, revoked, expired, str(used_invitation.pk), "x" * 44, "%2e%2e"):
+        answer = send(reverse(route, args=[token]))
+        assert answer.status_code == unknown.status_code == 404
+        assert answer.content == unknown.content
+        assert _comparable(answer) == _comparable(unknown)
+        assert b"Tenant B" not in answer.content
+    assert not Membership.objects.filter(tenant=members.site_b.tenant, user=members.owner).exists()
+
+
+def test_the_members_page_shows_only_the_current_tenant(members: Members) -> None:
+    _b_invites(members)
+    html = signed_in(members.owner).get("/members/").content.decode()
+    assert members.viewer.email in html
+    for secret in (B_INVITEE, members.owner_b.email, "Tenant B"):
+        assert secret not in html
+
+
+def test_the_security_page_shows_only_the_current_tenant(members: Members) -> None:
+    _b_invites(members)
+    site_rotate_key(site=members.site_b)
+    html = signed_in(members.owner).get("/security/").content.decode()
+    assert "tenant.created" in html  # A's own rows are there
+    for secret in (B_INVITEE, members.site_b.key, "invitation.created", "Tenant B"):
+        assert secret not in html

@@ -27,6 +27,19 @@ class CollectorLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Where invitation e-mail goes; an empty host turns e-mail off."""
+
+    host: str = ""
+    port: int = 587
+    user: str = ""
+    password: str = field(default="", repr=False)
+    starttls: bool = True
+    ssl: bool = False
+    mail_from: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Heliograph reads from its environment, validated once at start-up."""
 
@@ -45,6 +58,7 @@ class Settings:
     spool_segment_seconds: float = 1.0
     loader_interval_seconds: float = 0.5
     limits: CollectorLimits = field(default_factory=CollectorLimits)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
 
     @property
     def spool_dir(self) -> Path:
@@ -149,6 +163,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         limits=_limits(env),
         kek_file=Path(env[ENV_PREFIX + "KEK_FILE"]) if env.get(ENV_PREFIX + "KEK_FILE") else None,
         kek_env=_kek_env(env, production),
+        smtp=_smtp(
+            env, production=production, has_public_url=bool(env.get(ENV_PREFIX + "PUBLIC_URL"))
+        ),
     )
 
 
@@ -171,3 +188,59 @@ def _limits(env: Mapping[str, str]) -> CollectorLimits:
         client_rate_per_s=_float(env, "CLIENT_RATE", default.client_rate_per_s),
         client_burst=_int(env, "CLIENT_BURST", default.client_burst, minimum=1),
     )
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(ENV_PREFIX + name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
+def _smtp(env: Mapping[str, str], *, production: bool, has_public_url: bool) -> SmtpSettings:
+    host = env.get(ENV_PREFIX + "SMTP_HOST", "").strip()
+    if not host:
+        return SmtpSettings()
+    ssl = _bool(env, "SMTP_SSL", False)
+    smtp = SmtpSettings(
+        host=host,
+        port=_int(env, "SMTP_PORT", 465 if ssl else 587, minimum=1),
+        user=env.get(ENV_PREFIX + "SMTP_USER", ""),
+        password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""),
+        starttls=_bool(env, "SMTP_STARTTLS", not ssl),
+        ssl=ssl,
+        mail_from=env.get(ENV_PREFIX + "MAIL_FROM", "").strip(),
+    )
+    _check_smtp(smtp, production)
+    if production and not has_public_url:
+        raise ConfigError(
+            f"e-mail carries links back to Heliograph: set {ENV_PREFIX}PUBLIC_URL, "
+            "e.g. https://analytics.example.com"
+        )
+    return smtp
+
+
+def _check_smtp(smtp: SmtpSettings, production: bool) -> None:
+    if smtp.port > 65535:
+        raise ConfigError(f"{ENV_PREFIX}SMTP_PORT must be at most 65535, got {smtp.port}")
+    if smtp.starttls and smtp.ssl:
+        raise ConfigError(
+            f"set only one of {ENV_PREFIX}SMTP_STARTTLS (port 587) and {ENV_PREFIX}SMTP_SSL (465)"
+        )
+    if "@" not in smtp.mail_from or any(c in smtp.mail_from for c in "\r\n"):
+        raise ConfigError(
+            f"{ENV_PREFIX}SMTP_HOST is set: set {ENV_PREFIX}MAIL_FROM to the sender address, "
+            "e.g. heliograph@example.com"
+        )
+    if bool(smtp.user) != bool(smtp.password):
+        raise ConfigError(
+            f"set both {ENV_PREFIX}SMTP_USER and {ENV_PREFIX}SMTP_PASSWORD, or neither"
+        )
+    # ASVS 9.2.2: outbound connections use TLS; no SMTP password in clear text in production.
+    if production and smtp.user and not (smtp.starttls or smtp.ssl):
+        raise ConfigError(
+            f"production sends the SMTP password only over TLS: set {ENV_PREFIX}SMTP_STARTTLS=true "
+            f"or {ENV_PREFIX}SMTP_SSL=true"
+        )

@@ -82,6 +82,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Invitation e-mail (accounts.mail); an empty EMAIL_HOST means e-mail is off.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = HELIOGRAPH.smtp.host
+EMAIL_PORT = HELIOGRAPH.smtp.port
+EMAIL_HOST_USER = HELIOGRAPH.smtp.user
+EMAIL_HOST_PASSWORD = HELIOGRAPH.smtp.password
+EMAIL_USE_TLS = HELIOGRAPH.smtp.starttls
+EMAIL_USE_SSL = HELIOGRAPH.smtp.ssl
+EMAIL_TIMEOUT = 10  # seconds: a hung mail server must not hold a web worker for long
+DEFAULT_FROM_EMAIL = HELIOGRAPH.smtp.mail_from or "heliograph@localhost"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -70,3 +70,13 @@ def test_lower_roles_are_refused(members: Members, role: Role) -> None:
     response = signed_in(members.by_role(role)).get("/api/v1/security-events")
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
+
+
+def test_since_with_an_offset_postgres_cannot_store_is_accepted(members: Members) -> None:
+    tenant_a = members.site_a.tenant_id
+    _event(tenant_a, "e1", minutes_ago=1)
+    response = signed_in(members.owner).get(
+        "/api/v1/security-events", {"since": "2020-01-01T00:00:00-21:54"}
+    )
+    assert response.status_code == 200
+    assert "e1" in [i["action"] for i in response.json()["items"]]

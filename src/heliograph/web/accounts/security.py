@@ -18,8 +18,12 @@ def record_request(
     user_id: int | None = None,
     status: int | None = None,
     labels: dict[str, str | int | float | bool] | None = None,
+    path: str | None = None,
 ) -> None:
-    """Append one security event about ``request``; no e-mail or other personal data."""
+    """Append one security event about ``request``; no e-mail or other personal data.
+
+    ``path`` replaces the request's path when that carries a secret (an invitation token).
+    """
     security_events.record(
         SecurityEvent(
             action=action,
@@ -29,7 +33,7 @@ def record_request(
             user_id=user_id,
             source_ip=request.META.get("REMOTE_ADDR") or None,
             http_method=request.method,
-            http_path=request.path,
+            http_path=path or request.path,
             http_status=status,
             labels=labels or {},
         )

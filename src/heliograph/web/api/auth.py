@@ -101,6 +101,11 @@ def _record_failure(request: HttpRequest, rejected: TokenRejected) -> None:
     if token is not None:
         labels["token_id"] = token.pk
     record_request(
-        request, "api.auth_failed", category="authentication", outcome="failure",
-        tenant_id=token.tenant_id if token is not None else None, status=401, labels=labels,
+        request,
+        "api.auth_failed",
+        category="authentication",
+        outcome="failure",
+        tenant_id=token.tenant_id if token is not None else None,
+        status=401,
+        labels=labels,
     )

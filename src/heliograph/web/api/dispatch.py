@@ -89,8 +89,9 @@ def authorise(caller: Caller, access: Access) -> None:
     """Raise a 403 InputError unless ``caller`` may use an operation with ``access``."""
     if caller.token is not None:
         if not access.tokens:
-            raise InputError("session_required", "this operation needs a signed-in session",
-                             status=403)
+            raise InputError(
+                "session_required", "this operation needs a signed-in session", status=403
+            )
         if not caller.scopes & access.scopes:
             scopes = " or ".join(sorted(access.scopes))
             raise InputError(
@@ -152,9 +153,7 @@ def parse_body(request: HttpRequest, body: type[msgspec.Struct]) -> msgspec.Stru
     except ValueError:
         raise InputError("bad_request", "Content-Length is not a number") from None
     if declared > MAX_BODY_BYTES:
-        raise InputError(
-            "body_too_large", f"a body has at most {MAX_BODY_BYTES} bytes", status=413
-        )
+        raise InputError("body_too_large", f"a body has at most {MAX_BODY_BYTES} bytes", status=413)
     try:
         return msgspec.json.decode(request.body, type=body)
     except msgspec.ValidationError as error:

@@ -86,10 +86,14 @@ def _content(ref: object) -> dict[str, Any]:
 def _parameters(operation: AnyOperation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     if operation.has_id:
-        params.append({
-            "name": "id", "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-        })
+        params.append(
+            {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            }
+        )
     if not operation.has_query:
         return params
     _, components = msgspec.json.schema_components([operation.query], ref_template=_REF)
@@ -160,14 +164,16 @@ def _schema_types() -> list[object]:
 def _security_schemes() -> dict[str, Any]:
     return {
         _BEARER: {
-            "type": "http", "scheme": "bearer",
+            "type": "http",
+            "scheme": "bearer",
             "description": "An API token hg_<prefix>_<secret>; the scopes an operation accepts "
             "are listed in its security requirement.",
         },
         _SESSION: {
-            "type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
-            "description": "The browser session; POST and DELETE also need the X-CSRFToken "
-            "header.",
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "The browser session; POST and DELETE also need the X-CSRFToken header.",
         },
     }
 

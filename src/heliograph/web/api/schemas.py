@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -160,6 +160,12 @@ class SecurityEventQuery(Struct, kw_only=True):
             LATEST_DAY.year
         ):
             raise ValueError(f"since is a time from {EARLIEST_DAY.year} to {LATEST_DAY.year}")
+        if isinstance(self.since, datetime):
+            # PostgreSQL accepts UTC offsets up to about 16 h, ISO 8601 up to 24 h: store UTC.
+            try:
+                self.since = self.since.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("since is outside the supported range") from None
 
 
 # -- request bodies -----------------------------------------------------------------------

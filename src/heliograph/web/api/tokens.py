@@ -134,16 +134,26 @@ def _check_expiry(expires_at: datetime, now: datetime) -> datetime:
 
 def _audit(token: ApiToken, actor: User, action: str, old: object, new: object) -> None:
     AuditEntry.objects.create(
-        tenant_id=token.tenant_id, actor_id=actor.pk, actor_label=actor.get_username(),
-        entity="api_token", entity_id=str(token.pk), action=action, old=old, new=new,
+        tenant_id=token.tenant_id,
+        actor_id=actor.pk,
+        actor_label=actor.get_username(),
+        entity="api_token",
+        entity_id=str(token.pk),
+        action=action,
+        old=old,
+        new=new,
     )
 
 
 def _event(token: ApiToken, actor: User, action: str) -> None:
     security_events.record(
         SecurityEvent(
-            action=action, category="iam", outcome="success", tenant_id=token.tenant_id,
-            user_id=actor.pk, labels={"token_id": token.pk, "token_prefix": token.prefix},
+            action=action,
+            category="iam",
+            outcome="success",
+            tenant_id=token.tenant_id,
+            user_id=actor.pk,
+            labels={"token_id": token.pk, "token_prefix": token.prefix},
         )
     )
 
@@ -168,8 +178,11 @@ def api_token_create(
     secret = secrets.token_urlsafe(_SECRET_BYTES)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            tenant=tenant, prefix=_new_prefix(), secret_hash=hash_secret(secret),
-            created_by=actor, **fields,
+            tenant=tenant,
+            prefix=_new_prefix(),
+            secret_hash=hash_secret(secret),
+            created_by=actor,
+            **fields,
         )
         _audit(token, actor, "create", None, public_fields(token))
         _event(token, actor, "api_token.created")

@@ -57,18 +57,31 @@ def install() -> None:
 
 
 def tenant_security_events(
-    scope: TenantScope, *, since: datetime | None = None, limit: int = 200
+    scope: TenantScope,
+    *,
+    since: datetime | None = None,
+    limit: int = 200,
+    action_prefix: str = "",
 ) -> list[SecurityEventRecord]:
     """Return the newest security events of one tenant (never another tenant's)."""
     records = SecurityEventRecord.objects.filter(tenant_id=require_scope(scope).tenant_id)
     if since is not None:
         records = records.filter(timestamp__gte=since)
+    if action_prefix:
+        records = records.filter(action__startswith=action_prefix)
     return list(records.order_by("-seq")[:limit])
 
 
-def tenant_audit_entries(scope: TenantScope, *, limit: int = 200) -> list[AuditEntry]:
-    """Return the newest audit entries of one tenant."""
+def tenant_audit_entries(
+    scope: TenantScope, *, limit: int = 200, action_prefix: str = ""
+) -> list[AuditEntry]:
+    """Return the newest audit entries of one tenant; the prefix matches "entity.action"."""
     entries = AuditEntry.objects.filter(tenant_id=require_scope(scope).tenant_id)
+    entity, dot, action = action_prefix.partition(".")
+    if dot:
+        entries = entries.filter(entity=entity, action__startswith=action)
+    elif entity:
+        entries = entries.filter(entity__startswith=entity)
     return list(entries.order_by("-id")[:limit])
 
 
