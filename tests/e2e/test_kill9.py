@@ -53,21 +53,24 @@ def batch(site_key: str, pid: str) -> bytes:
 def hammer(instance: Instance, site_key: str, acked: list[str], stop: threading.Event) -> None:
     """Send batches until the server dies; remember the page-view id of each 202."""
     connection = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=10)
-    while not stop.is_set():
-        pid = secrets.token_hex(8)
-        try:
-            connection.request(
-                "POST",
-                "/collect",
-                batch(site_key, pid),
-                {"Content-Type": "text/plain", "Origin": "https://a.example"},
-            )
-            response = connection.getresponse()
-            response.read()
-        except (OSError, http.client.HTTPException):
-            return  # the server is gone; anything unanswered was never acknowledged
-        if response.status == 202:
-            acked.append(pid)
+    try:
+        while not stop.is_set():
+            pid = secrets.token_hex(8)
+            try:
+                connection.request(
+                    "POST",
+                    "/collect",
+                    batch(site_key, pid),
+                    {"Content-Type": "text/plain", "Origin": "https://a.example"},
+                )
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone; anything unanswered was never acknowledged
+            if response.status == 202:
+                acked.append(pid)
+    finally:
+        connection.close()
 
 
 def test_sigkill_during_load_loses_and_duplicates_nothing(instance: Instance) -> None:
