@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from heliograph.collector.app import Collector
+from heliograph.collector import schema
 from heliograph.collector.schema import MAX_EVENTS
 from heliograph.collector.spool import read_records, sealed_segments
 from heliograph.core import security_events
@@ -70,6 +71,21 @@ async def test_valid_beacon_is_accepted_after_it_is_durable(
         ),
         (
             json.dumps({"site": "key-a", "events": [event(sid="a b")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(), event(pid="p/1")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(vid="v\u00e9")]}).encode(),
+            422,
+            "invalid_schema",
+        ),
+        (
+            json.dumps({"site": "key-a", "events": [event(sid="s\n")]}).encode(),
             422,
             "invalid_schema",
         ),
@@ -274,3 +290,12 @@ async def test_beacon_for_a_deleted_tenant_is_refused_not_spooled(
     response = await post(client, beacon())
     assert (response.status_code, response.json()["code"]) == (404, "unknown_site")
     assert collector.spool.records_written == 0
+
+
+def test_a_bad_id_is_named_by_its_path() -> None:
+    good = event()
+    body = json.dumps({"site": "key-a", "events": [good, good, event(vid="x;y")]}).encode()
+    beacon_ = schema.beacon_decoder.decode(body)
+    assert schema.check_ids(beacon_) == "$.events[2].vid"
+    clean = json.dumps({"site": "key-a", "events": [good, good]}).encode()
+    assert schema.check_ids(schema.beacon_decoder.decode(clean)) is None

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
 import ua_parser
 
 SESSION_IDLE_SECONDS = 30 * 60
 CLOCK_SKEW_MS = 24 * 3600 * 1000
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +60,23 @@ class DailySalt:
     """
 
     def __init__(self) -> None:
-        self._day = ""
+        self._day_start = 0.0
+        self._day_end = 0.0
         self._salt = b""
 
     def current(self, now: float | None = None) -> bytes:
-        day = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y%m%d")
-        if day != self._day:
-            self._day, self._salt = day, secrets.token_bytes(32)
+        now = time.time() if now is None else now
+        if not self._day_start <= now < self._day_end:
+            self._day_start = now - now % DAY_SECONDS  # UTC midnight: epoch days have no leap
+            self._day_end = self._day_start + DAY_SECONDS
+            self._salt = secrets.token_bytes(32)
         return self._salt
 
     def visitor_hash(self, site_id: int, ip: str, user_agent: str) -> str:
         """Return a 16-hex-digit visitor id for cookieless beacons."""
         message = f"{site_id}|{ip}|{user_agent}".encode()
-        return hmac.new(self.current(), message, hashlib.sha256).hexdigest()[:16]
+        # Keyed BLAKE2b is a MAC (RFC 7693 s. 2.5) and a third of HMAC-SHA-256's cost here.
+        return hashlib.blake2b(message, key=self.current(), digest_size=8).hexdigest()
 
 
 class CookielessSessions:

@@ -222,8 +222,10 @@ class SpoolWriter:
             log.error("spool.write_failed error=%s", exc)
             error = exc
             self._abandon_segment()
-        for _, future in batch:
-            future.get_loop().call_soon_threadsafe(_settle, future, error)
+        if batch:
+            # One wake-up of the event loop settles the whole group, not one per request.
+            futures = [future for _, future in batch]
+            futures[0].get_loop().call_soon_threadsafe(_settle_all, futures, error)
 
     def _abandon_segment(self) -> None:
         # After a failed write the segment may end in a partial record; leave it for
@@ -246,10 +248,11 @@ class SpoolWriter:
             segment.seal()
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(SpoolError(str(error)))
+def _settle_all(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue  # its request was cancelled (client gone)
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(SpoolError(str(error)))

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,9 @@ from heliograph.core.crypto.aead import DecryptionError, new_key, seal, unseal
 from heliograph.core.crypto.kek import KekSet
 
 MAGIC = b"HGE1"
+# How long the active data key of a tenant is reused before the key file is checked again for
+# another process's rotation or shredding.
+ACTIVE_RECHECK_SECONDS = 1.0
 PLATFORM = 0  # the tenant id of platform secrets (SMTP, webhooks): not any customer's
 KeyState = Literal["active", "decrypt-only"]
 Doc = dict[str, Any]  # the key store's JSON document and its entries
@@ -71,6 +75,7 @@ class Keyring:
         self._plain: dict[str, bytes] = {}
         self._doc: dict[str, Doc] = {}
         self._mtime = -1
+        self._active_cache: dict[int, tuple[float, str, bytes]] = {}
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._reload()
 
@@ -169,6 +174,17 @@ class Keyring:
     # -- internals -----------------------------------------------------------------------
 
     def _active(self, tenant_id: int) -> tuple[str, bytes]:
+        # Hot path (every spool record): reuse the answer for a moment instead of stat-ing the
+        # key file per call. Changes made in this process clear the cache at once; another
+        # process's rotation or shredding is seen within ACTIVE_RECHECK_SECONDS.
+        cached = self._active_cache.get(tenant_id)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1], cached[2]
+        key_id, key = self._find_active(tenant_id)
+        self._active_cache[tenant_id] = (time.monotonic() + ACTIVE_RECHECK_SECONDS, key_id, key)
+        return key_id, key
+
+    def _find_active(self, tenant_id: int) -> tuple[str, bytes]:
         with self._lock:
             self._reload()
             for entry in self._section("tenants").get(str(tenant_id), []):
@@ -260,6 +276,7 @@ class Keyring:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                self._active_cache.clear()
                 self._mtime = -1
                 self._reload()
                 doc = json.loads(json.dumps(self._doc))  # edit a copy; publish atomically
@@ -267,6 +284,7 @@ class Keyring:
                 self._write(doc)
                 self._doc = doc
                 self._mtime = self.path.stat().st_mtime_ns
+                self._active_cache.clear()
             finally:
                 os.close(fd)
 
