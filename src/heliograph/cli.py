@@ -161,9 +161,9 @@ def _site_by_key(key: str) -> SiteInfo:
 
 def _codec(settings: Settings) -> SpoolCodec:
     from heliograph.collector.schema import SpoolCodec
-    from heliograph.core.crypto.setup import open_keyring
+    from heliograph.core.crypto.setup import process_keyring
 
-    return SpoolCodec(open_keyring(settings))
+    return SpoolCodec(process_keyring(settings))
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:

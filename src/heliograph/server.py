@@ -12,7 +12,7 @@ from heliograph.collector.schema import SpoolCodec
 from heliograph.collector.sites import CachedSiteRegistry, SiteLookup
 from heliograph.collector.spool import SpoolWriter
 from heliograph.core.config import Settings
-from heliograph.core.crypto.setup import open_keyring
+from heliograph.core.crypto.setup import process_keyring
 from heliograph.store import api as store
 
 log = logging.getLogger("heliograph.server")
@@ -74,7 +74,7 @@ def serve(settings: Settings) -> None:
     from heliograph.web.sites.registry import lookup_site
 
     install_security_log()
-    codec = SpoolCodec(open_keyring(settings))
+    codec = SpoolCodec(process_keyring(settings))
     store.open_store(settings)
     loader = LoaderThread(Loader(settings.spool_dir, codec), settings.loader_interval_seconds)
     loader.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,26 @@ class SmtpSettings:
     mail_from: str = ""
 
 
+TlsProfile = Literal["intermediate", "modern"]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """TLS that ``heliograph serve`` terminates itself; no certificate means plain HTTP (behind
+    a TLS-terminating proxy, or on a developer's machine)."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    profile: TlsProfile = "intermediate"  # Mozilla server-side TLS profile
+    hsts_preload: bool = False
+    # Addresses of TLS-terminating proxies whose X-Forwarded-For/-Proto headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Heliograph reads from its environment, validated once at start-up."""
@@ -59,6 +80,10 @@ class Settings:
     loader_interval_seconds: float = 0.5
     limits: CollectorLimits = field(default_factory=CollectorLimits)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    # The administrative listener (Django admin, metrics, ops API): never the public one.
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8001
 
     @property
     def spool_dir(self) -> Path:
@@ -111,9 +136,37 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def read_secret_file(path: Path) -> str:
+    """Return the secret kept in ``path`` (one trailing newline dropped); only its owner may read it."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"secret file {path} does not exist") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"secret file {path} must not be readable by group or others (chmod 600 {path})"
+        )
+    try:
+        value = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read secret file {path}: {error}") from None
+    if not value:
+        raise ConfigError(f"secret file {path} is empty")
+    return value
+
+
+def secret_setting(env: Mapping[str, str], name: str) -> str:
+    """Return secret ``name`` given inline (HELIOGRAPH_X) or, better, by file (HELIOGRAPH_X_FILE)."""
+    inline = env.get(ENV_PREFIX + name, "")
+    file = env.get(ENV_PREFIX + name + "_FILE", "")
+    if inline and file:
+        raise ConfigError(f"set only one of {ENV_PREFIX}{name} and {ENV_PREFIX}{name}_FILE")
+    return read_secret_file(Path(file)) if file else inline
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str:
     """Return the configured secret; on embedded defaults, create one in the data directory."""
-    configured = env.get(ENV_PREFIX + "SECRET_KEY", "")
+    configured = secret_setting(env, "SECRET_KEY")
     if configured:
         if len(configured) < 32:
             raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters")
@@ -144,9 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     clickhouse_url = env.get(ENV_PREFIX + "CLICKHOUSE_URL", "")
     if backend == "clickhouse" and not clickhouse_url:
         raise ConfigError(f"{ENV_PREFIX}STORE=clickhouse needs {ENV_PREFIX}CLICKHOUSE_URL")
-    port = _int(env, "PORT", 8000, minimum=1)
-    if port > 65535:
-        raise ConfigError(f"{ENV_PREFIX}PORT must be at most 65535, got {port}")
+    port = _port(env, "PORT", 8000)
     return Settings(
         data_dir=data_dir,
         store_backend=backend,  # type: ignore[arg-type]  # checked just above
@@ -166,6 +217,40 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp=_smtp(
             env, production=production, has_public_url=bool(env.get(ENV_PREFIX + "PUBLIC_URL"))
         ),
+        tls=_tls(env),
+        admin_host=env.get(ENV_PREFIX + "ADMIN_HOST", "127.0.0.1"),
+        admin_port=_port(env, "ADMIN_PORT", 8001),
+    )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    port = _int(env, name, default, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"{ENV_PREFIX}{name} must be at most 65535, got {port}")
+    return port
+
+
+def _tls(env: Mapping[str, str]) -> TlsSettings:
+    cert = env.get(ENV_PREFIX + "TLS_CERT_FILE", "")
+    key = env.get(ENV_PREFIX + "TLS_KEY_FILE", "")
+    if bool(cert) != bool(key):
+        raise ConfigError(
+            f"set both {ENV_PREFIX}TLS_CERT_FILE and {ENV_PREFIX}TLS_KEY_FILE, or neither"
+        )
+    profile = env.get(ENV_PREFIX + "TLS_PROFILE", "intermediate")
+    if profile not in ("intermediate", "modern"):
+        raise ConfigError(
+            f"{ENV_PREFIX}TLS_PROFILE must be 'intermediate' or 'modern', got {profile!r}"
+        )
+    proxies = tuple(
+        p.strip() for p in env.get(ENV_PREFIX + "TRUSTED_PROXIES", "").split(",") if p.strip()
+    )
+    return TlsSettings(
+        cert_file=Path(cert) if cert else None,
+        key_file=Path(key) if key else None,
+        profile=profile,  # type: ignore[arg-type]  # checked just above
+        hsts_preload=_bool(env, "HSTS_PRELOAD", False),
+        trusted_proxies=proxies,
     )
 
 
@@ -208,7 +293,7 @@ def _smtp(env: Mapping[str, str], *, production: bool, has_public_url: bool) -> 
         host=host,
         port=_int(env, "SMTP_PORT", 465 if ssl else 587, minimum=1),
         user=env.get(ENV_PREFIX + "SMTP_USER", ""),
-        password=env.get(ENV_PREFIX + "SMTP_PASSWORD", ""),
+        password=secret_setting(env, "SMTP_PASSWORD"),
         starttls=_bool(env, "SMTP_STARTTLS", not ssl),
         ssl=ssl,
         mail_from=env.get(ENV_PREFIX + "MAIL_FROM", "").strip(),

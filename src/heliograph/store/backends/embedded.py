@@ -40,10 +40,7 @@ class EmbeddedBackend:
         path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
-            # chDB ships no type hints for connect().
-            self._conn: Any = chdb.connect(  # type: ignore[no-untyped-call]
-                f"file:{path}?{_SESSION_SETTINGS}"
-            )
+            self._conn: Any = chdb.connect(f"file:{path}?{_SESSION_SETTINGS}")
             # Internal to this backend: holds one batch at a time and no tenant column.
             self._conn.query(STAGING_DDL)
         except Exception as exc:  # chDB raises RuntimeError subclasses; keep the cause chained
@@ -103,8 +100,9 @@ class EmbeddedBackend:
             raise StoreError("the event store lost rows while staging an insert")
 
     def unscoped_execute(self, sql: str, params: dict[str, ParamValue] | None = None) -> list[Row]:
-        # Deliberate bypass of the tenant guard, for schema DDL and the schema version table
-        # only (schema/migrations.py); it must never read the events table.
+        # Deliberate bypass of the tenant guard, for schema DDL, the schema version table and a
+        # migration's backfill (INSERT ... SELECT between tables, schema/migrations.py); it must
+        # never return tenant rows to a caller.
         return self._run(sql, params or {})
 
     def ping(self) -> bool:
