@@ -360,11 +360,13 @@ def collector_app() -> Any:
         client_rate_per_s=1e9,
         client_burst=1_000_000_000,
     )
+    from heliograph.server import tune_gc
+
     options: dict[str, Any] = {}
     codec = spool_codec(settings)
     if codec is not None:
         options["codec"] = codec
-    return Collector(
+    collector = Collector(
         registry=CachedSiteRegistry(StaticSiteRegistry([bench_site()])),
         spool=SpoolWriter(
             spool_dir,
@@ -374,6 +376,8 @@ def collector_app() -> Any:
         limits=limits,
         **options,
     )
+    tune_gc()  # as heliograph.server.serve does before it serves
+    return collector
 
 
 # --------------------------------------------------------------------------- spool

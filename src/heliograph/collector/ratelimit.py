@@ -4,33 +4,38 @@ from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
+from collections.abc import Hashable
 
 
 class TokenBuckets:
-    """Allow ``rate`` requests per second per key with bursts up to ``burst``."""
+    """Allow ``rate`` requests per second per key with bursts up to ``burst``.
+
+    A plain dict kept in least-recently-used order (a key is re-inserted on every use), so the
+    oldest key is the first one when the table is full.
+    """
 
     def __init__(self, *, rate: float, burst: int, max_keys: int = 200_000) -> None:
         self.rate = rate
         self.burst = float(burst)
         self.max_keys = max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
 
-    def take(self, key: str, now: float | None = None) -> float:
+    def take(self, key: Hashable, now: float | None = None) -> float:
         """Spend a token for ``key``; return 0 if allowed, else seconds until one is free."""
         now = time.monotonic() if now is None else now
-        tokens, stamp = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        buckets = self._buckets
+        entry = buckets.pop(key, None)
+        if entry is None:
+            tokens = self.burst
+            if len(buckets) >= self.max_keys:
+                del buckets[next(iter(buckets))]  # least recently used key goes first
+        else:
+            tokens = min(self.burst, entry[0] + (now - entry[1]) * self.rate)
         if tokens >= 1.0:
-            self._store(key, tokens - 1.0, now)
+            buckets[key] = (tokens - 1.0, now)
             return 0.0
-        self._store(key, tokens, now)
+        buckets[key] = (tokens, now)
         return (1.0 - tokens) / self.rate
-
-    def _store(self, key: str, tokens: float, now: float) -> None:
-        self._buckets[key] = (tokens, now)
-        if len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)  # least recently used key goes first
 
 
 def retry_after_header(wait: float) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -20,10 +21,16 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+@lru_cache(maxsize=1024)
+def _cipher(key: bytes) -> AESGCM:
+    # The key schedule is computed once per data key, not per message.
+    return AESGCM(key)
+
+
 def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
     """Encrypt and authenticate ``plaintext`` bound to ``associated``; return nonce|ciphertext."""
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+    return nonce + _cipher(key).encrypt(nonce, plaintext, associated)
 
 
 def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:
@@ -31,6 +38,6 @@ def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:
     if len(sealed) < NONCE_BYTES + 16:
         raise DecryptionError("ciphertext is too short")
     try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+        return _cipher(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
     except InvalidTag:
         raise DecryptionError("ciphertext failed authentication") from None
