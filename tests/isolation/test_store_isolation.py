@@ -8,6 +8,7 @@ statement the store executed was bound to the scope that asked for it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,16 @@ from heliograph.core.config import Settings
 from heliograph.core.events import EventRow
 from heliograph.core.tenancy import TenantScope
 from heliograph.store import api
-from heliograph.store.sql import ScopedStatement
+from heliograph.store.sql import TABLES, ScopedStatement
 
 T0 = datetime(2026, 2, 2, tzinfo=UTC)
 WINDOW = {"site_id": 1, "start": T0, "end": T0 + timedelta(days=1)}
+# Not on 15-minute boundaries: the dashboards also read the rows their roll-ups are kept from.
+RAGGED = {
+    "site_id": 1,
+    "start": T0 - timedelta(seconds=7),
+    "end": T0 + timedelta(hours=5, minutes=3),
+}
 # Tenant ids no other test module uses (the store may be shared with tests/store).
 A, B, C = TenantScope(910_001), TenantScope(910_002), TenantScope(910_003)
 SITE_ID = 1
@@ -97,6 +104,11 @@ def _all_reads(scope: TenantScope, path: str) -> dict[str, Any]:
         "devices": api.devices(scope, **WINDOW),
         "click_map": api.click_map(scope, **WINDOW, path=path),
         "scroll_map": api.scroll_map(scope, **WINDOW, path=path),
+        "overview_ragged": api.overview(scope, **RAGGED),
+        "top_pages_ragged": api.top_pages(scope, **RAGGED),
+        "entry_pages_ragged": api.entry_pages(scope, **RAGGED),
+        "devices_ragged": api.devices(scope, **RAGGED),
+        "scroll_map_ragged": api.scroll_map(scope, **RAGGED, path=path),
         "export": tuple(api.export_events(scope)),
     }
 
@@ -123,6 +135,9 @@ def test_a_tenant_sees_only_its_own_rows(
     assert reads["referrers"] == (api.ReferrerStat(f"{mine}.referrer", sessions, sessions),)
     assert reads["click_map"].clicks == sessions
     assert reads["scroll_map"].pageviews == sessions
+    assert reads["overview_ragged"].pageviews == reads["overview"].pageviews
+    assert reads["overview_ragged"].sessions == reads["overview"].sessions == sessions
+    assert reads["scroll_map_ragged"] == reads["scroll_map"]
 
 
 def test_the_other_tenants_path_is_empty_for_me(tenants: dict[int, list[EventRow]]) -> None:
@@ -133,7 +148,8 @@ def test_the_other_tenants_path_is_empty_for_me(tenants: dict[int, list[EventRow
 
 def test_an_empty_tenant_sees_nothing(tenants: dict[int, list[EventRow]]) -> None:
     reads = _all_reads(C, "/alpha")
-    maps = (reads.pop("click_map"), reads.pop("scroll_map"))  # they echo the asked path
+    # The maps echo the asked path.
+    maps = (reads.pop("click_map"), reads.pop("scroll_map"), reads.pop("scroll_map_ragged"))
     assert "alpha" not in repr(reads)
     assert "bravo" not in repr(reads)
     assert (maps[0].clicks, maps[0].selectors, maps[1].pageviews) == (0, (), 0)
@@ -167,7 +183,15 @@ def test_every_executed_statement_is_bound_to_the_asking_tenant(
     _all_reads(A, "/alpha")
     api.existing_event_ids(A, [uuid.uuid4()])
     assert len(seen) >= 15
+    read = set()
     for stmt in seen:
         assert stmt.tenant_id == A.tenant_id
         assert stmt.params["tenant_id"] == A.tenant_id
-        assert "FROM events WHERE tenant_id = {tenant_id:UInt64}" in stmt.sql
+        tables = re.findall(r"\bFROM (\w+)", stmt.sql)
+        assert tables
+        for table in tables:
+            assert table in TABLES
+            assert f"FROM {table} WHERE tenant_id = {{tenant_id:UInt64}}" in stmt.sql
+        read.update(tables)
+    # The dashboards read the roll-ups and entity states as well as the events.
+    assert {"events", "sessions", "page_views", "clicks", "traffic_slots", "overview_slots"} <= read

@@ -307,3 +307,15 @@ def test_close_and_reopen_keeps_the_data(store: Path, new_scope: Scopes) -> None
         api.open_store(Settings(data_dir=store))
     assert api.store_ready()
     assert api.count_events(scope) == 2
+
+
+def test_string_array_parameters_round_trip(store: Path) -> None:
+    rng = random.Random(6)
+    alphabet = "ab'\"\\\t\n\r\0{}:;`%$ \b\f\x7f☃[],"
+    values = HOSTILE + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(100)
+    ]
+    for at in range(0, len(values), 7):
+        chunk = tuple(values[at : at + 7])
+        got = _backend().unscoped_execute("SELECT {v:Array(String)}", {"v": chunk})
+        assert got == [[list(chunk)]], repr(chunk)

@@ -169,3 +169,17 @@ def test_clickhouse_connect_binds_uuid_arrays(store: Path) -> None:
 def test_an_unreachable_server_is_a_store_error() -> None:
     with pytest.raises(api.StoreError):
         ServerBackend("http://127.0.0.1:9/default?connect_timeout=1")
+
+
+def test_clickhouse_connect_binds_string_arrays(store: Path) -> None:
+    values = tuple(HOSTILE)
+    _, bound = bind_query("SELECT {v:Array(String)}", client_params({"v": values}))
+    backend = api._backend
+    assert backend is not None
+    conn = backend._conn  # type: ignore[attr-defined]
+    got = conn.query(
+        "SELECT {v:Array(String)}", "JSONCompactEachRow", params={"v": bound["param_v"]}
+    ).bytes()
+    import json
+
+    assert json.loads(got) == [list(values)]

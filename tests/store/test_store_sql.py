@@ -10,7 +10,14 @@ import pytest
 
 from heliograph.core.errors import InputError
 from heliograph.core.tenancy import TenantScope
-from heliograph.store.sql import EventQuery, ScopedStatement, UnscopedQueryError, assert_scoped
+from heliograph.store.sql import (
+    TABLES,
+    EventQuery,
+    ScopedStatement,
+    UnscopedQueryError,
+    assert_scoped,
+    union_all,
+)
 
 A = TenantScope(7)
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -192,3 +199,81 @@ def test_time_range_is_rendered_in_utc_with_milliseconds() -> None:
     start = datetime(2026, 1, 5, 1, 0, 0, 123456, tzinfo=ZoneInfo("Europe/Paris"))
     stmt = EventQuery(A, start=start, end=END).select("1").build()
     assert stmt.params["start"] == "2026-01-05 00:00:00.123"
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_every_tenant_table_reads_through_the_guard(table: str) -> None:
+    stmt = EventQuery(A, site_id=1, table=table, time="t").select("count()").build()  # type: ignore[arg-type]
+    guarded = f"SELECT count() FROM {table} WHERE tenant_id = {{tenant_id:UInt64}}"  # noqa: S608
+    assert stmt.sql.startswith(guarded)
+    assert assert_scoped(stmt) is stmt
+
+
+def test_only_tenant_tables_can_be_queried() -> None:
+    with pytest.raises(UnscopedQueryError):
+        EventQuery(A, table="heliograph_schema")  # type: ignore[arg-type]
+    with pytest.raises(UnscopedQueryError):
+        assert_scoped(
+            dataclasses.replace(_legit(), sql=_legit().sql.replace("events", "events_staging"))
+        )
+
+
+def test_a_union_keeps_every_branch_guarded_and_one_tenant() -> None:
+    a = EventQuery(A, site_id=1).where("path = {p:String}", p="/").select("path").build()
+    b = EventQuery(A, site_id=1, table="page_days", time="day").select("path").build()
+    both = union_all(a, b).wrap("count()")
+    assert both.sql.startswith("SELECT count() FROM ((SELECT path FROM events WHERE tenant_id")
+    assert " UNION ALL (SELECT path FROM page_days WHERE tenant_id = {tenant_id:UInt64}" in both.sql
+    assert both.params == {"tenant_id": 7, "site_id": 1, "p": "/"}
+    assert_scoped(both)
+    with pytest.raises(UnscopedQueryError):
+        union_all(a, EventQuery(TenantScope(8)).select("path").build())
+    clash = EventQuery(A, site_id=2).select("path").build()
+    with pytest.raises(TypeError):
+        union_all(a, clash)
+    unguarded = dataclasses.replace(b, sql="SELECT path FROM page_days")
+    with pytest.raises(UnscopedQueryError):
+        assert_scoped(union_all(a, unguarded))
+
+
+def test_a_subquery_must_read_the_same_tenant_through_the_guard() -> None:
+    inner = EventQuery(A, table="sessions").where("sign < 0").select("source").build()
+    outer = EventQuery(A, table="sessions").where_in("source", inner).select("count()").build()
+    assert "AND ((source) IN (SELECT source FROM sessions WHERE tenant_id = {tenant_id:UInt64}" in (
+        outer.sql
+    )
+    assert_scoped(outer)
+    with pytest.raises(UnscopedQueryError):
+        EventQuery(A).where_in("source", EventQuery(TenantScope(8)).select("source").build())
+    with pytest.raises(TypeError):
+        EventQuery(A, site_id=1).where_in("x", EventQuery(A, site_id=2).select("x").build())
+    # The subquery without its tenant predicate: the executor refuses the statement.
+    forged = dataclasses.replace(
+        outer,
+        sql=outer.sql.replace(
+            "SELECT source FROM sessions WHERE tenant_id = {tenant_id:UInt64} AND",
+            "SELECT source FROM sessions WHERE",
+        ),
+    )
+    with pytest.raises(UnscopedQueryError):
+        assert_scoped(forged)
+
+
+def test_string_arrays_and_whole_second_times_bind() -> None:
+    stmt = (
+        EventQuery(A, table="page_days", time="day")
+        .where("path IN {paths:Array(String)}", paths=("/", "'x"))
+        .where("hour >= {h:DateTime('UTC')}", h=START + timedelta(hours=3))
+        .select("1")
+        .build()
+    )
+    assert stmt.params["paths"] == ("/", "'x")
+    masks = EventQuery(A).where("m IN {m:Array(UInt32)}", m=(1, 2**32 - 1)).select("1").build()
+    assert masks.params["m"] == (1, 2**32 - 1)
+    with pytest.raises(TypeError):
+        EventQuery(A).where("m IN {m:Array(UInt32)}", m=(2**32,))
+    assert stmt.params["h"] == "2026-01-05 03:00:00"
+    with pytest.raises(TypeError):
+        EventQuery(A).where("path IN {p:Array(String)}", p=("/", 5))
+    with pytest.raises(TypeError):
+        EventQuery(A).where("hour >= {h:DateTime('UTC')}", h=START + timedelta(milliseconds=5))

@@ -20,7 +20,7 @@ import msgspec
 from heliograph.core.events import EVENT_TYPES, EventRow
 from heliograph.core.tenancy import TenantScope, require_scope
 
-# Column order of the events table (schema version 1).
+# Column order of the events table (schema version 1; version 2 added no column to it).
 COLUMNS: tuple[str, ...] = ("tenant_id", *EventRow.__struct_fields__)
 
 # How the JSON rows are read: numbers wide, datetimes as text (RFC 3339 with a zone).
@@ -42,15 +42,22 @@ _CHECKED = {
 }
 _SELECT_ROWS = "SELECT " + ", ".join(_CHECKED.get(n, n) for n in COLUMNS)
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)})\n{_SELECT_ROWS}"
+# The materialized views that keep session and page-view state (schema/rollups.py) read the
+# state they update, so one insert must reach them as one block, in one thread: squash by rows
+# only, up to far more rows than a batch holds (api.WRITE_CHUNK).
+ONE_BLOCK = (
+    "SETTINGS max_insert_threads = 1, min_insert_block_size_rows = 4194304,"
+    " min_insert_block_size_bytes = 0"
+)
 # chDB: the rows are first streamed into this in-memory table (see backends/embedded.py).
 STAGING_TABLE = "events_staging"
 STAGING_DDL = f"CREATE TABLE IF NOT EXISTS {STAGING_TABLE} ({ROW_STRUCTURE}) ENGINE = Memory"
 STAGE_ROWS = f"INSERT INTO {STAGING_TABLE}"
 COUNT_STAGED = f"SELECT count() FROM {STAGING_TABLE}"  # noqa: S608  (constants only)
 CLEAR_STAGING = f"TRUNCATE TABLE {STAGING_TABLE}"
-INSERT_FROM_STAGING = f"{_INSERT}\nFROM {STAGING_TABLE}"
+INSERT_FROM_STAGING = f"{_INSERT}\nFROM {STAGING_TABLE}\n{ONE_BLOCK}"
 # ClickHouse server: the rows are the HTTP body after FORMAT.
-INSERT_FROM_BODY = f"{_INSERT}\nFROM input('{ROW_STRUCTURE}')\nFORMAT JSONEachRow"
+INSERT_FROM_BODY = f"{_INSERT}\nFROM input('{ROW_STRUCTURE}')\n{ONE_BLOCK}\nFORMAT JSONEachRow"
 
 _encoder = msgspec.json.Encoder()
 _event_ids = attrgetter("event_id")

@@ -1,10 +1,10 @@
-"""The tenant-scoped query builder: the only way store code expresses a read of events.
+"""The tenant-scoped query builder: the only way store code expresses a read of tenant data.
 
-Every statement starts from a TenantScope and reads ``events`` with
-``tenant_id = {tenant_id:UInt64}`` as its first predicate; values travel as typed ClickHouse
-placeholders (``{name:Type}``) and never as SQL text (ARCHITECTURE: data segregation; OWASP
-ASVS 5.3.4: parameterised queries). SQL fragments are ``LiteralString``: they are written in
-this package, never built from input.
+Every statement starts from a TenantScope and reads one of the tenant tables (``events`` and the
+roll-ups kept from it, schema/rollups.py) with ``tenant_id = {tenant_id:UInt64}`` as its first
+predicate; values travel as typed ClickHouse placeholders (``{name:Type}``) and never as SQL text
+(ARCHITECTURE: data segregation; OWASP ASVS 5.3.4: parameterised queries). SQL fragments are
+``LiteralString``: they are written in this package, never built from input.
 """
 
 from __future__ import annotations
@@ -14,27 +14,48 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import LiteralString, Self
+from typing import Literal, LiteralString, Self, get_args
 
 from heliograph.core.errors import InputError
 from heliograph.core.tenancy import TenantScope, require_scope
 
 # A bound value as backends receive it: ints, strings (datetimes are pre-rendered), UUIDs.
-ParamValue = int | str | uuid.UUID | tuple[uuid.UUID, ...]
+ParamValue = int | str | uuid.UUID | tuple[uuid.UUID, ...] | tuple[str, ...] | tuple[int, ...]
 
 TABLE = "events"
+# Every table that holds tenant rows, each with tenant_id first in its sort key. A table is
+# readable only if it is named here; the executor guard refuses any other.
+Table = Literal[
+    "events",
+    "traffic_slots",
+    "visitor_months",
+    "page_days",
+    "page_visitors",
+    "clicks",
+    "site_days",
+    "sessions",
+    "page_views",
+    "overview_slots",
+    "scroll_hours",
+    "edge_days",
+]
+TABLES: frozenset[str] = frozenset(get_args(Table))
 TENANT_PREDICATE = "tenant_id = {tenant_id:UInt64}"
-_GUARDED_FROM = f"FROM {TABLE} WHERE {TENANT_PREDICATE}"
+_GUARDED_FROM = re.compile(
+    r"FROM (" + "|".join(sorted(TABLES)) + r") WHERE " + re.escape(TENANT_PREDICATE)
+)
 _RESERVED = frozenset({"tenant_id", "site_id", "start", "end", "limit"})
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*):([^{}]+)\}")
 # A table reference is FROM/JOIN followed by anything but a subquery, or `IN name` (a Set or
-# table). Only the guarded `FROM events WHERE tenant_id = ...` may appear.
+# table). Only a guarded `FROM <tenant table> WHERE tenant_id = ...` may appear.
 _TABLE_REF = re.compile(r"\b(?:FROM|JOIN)\s+(?!\()|\bIN\s+(?![(\[{])", re.IGNORECASE)
 # After the tenant predicate: only `AND (...)` conjuncts, then the end of this WHERE clause.
 _CONJUNCT = re.compile(r"\s+AND\s+\(")
 _WHERE_END = re.compile(r"\s*\)|\s+GROUP BY\b|\s+ORDER BY\b|\s+LIMIT\b|\s*$")
 _INT_TYPES = re.compile(r"U?Int(8|16|32|64)")
 _DT64 = "DateTime64(3, 'UTC')"
+# Whole seconds, for DateTime columns: comparing one with a DateTime64 value converts every row.
+_DT = "DateTime('UTC')"
 _MAX_LIMIT = 100_000
 
 # Only this module may mint statements (see ScopedStatement.__post_init__).
@@ -69,6 +90,24 @@ class ScopedStatement:
         return ScopedStatement(sql, params, self.tenant_id, _BUILDER_KEY)
 
 
+def union_all(*parts: ScopedStatement) -> ScopedStatement:
+    """Return ``(a) UNION ALL (b) ...`` of statements of one tenant (wrap() it to read it).
+
+    A name bound in several parts must have the same value in each.
+    """
+    if not parts or any(not isinstance(p, ScopedStatement) for p in parts):
+        raise TypeError("union_all takes ScopedStatements")
+    params: dict[str, ParamValue] = {}
+    for part in parts:
+        if part.tenant_id != parts[0].tenant_id:
+            raise UnscopedQueryError("a union must read one tenant")
+        for name, value in part.params.items():
+            if params.setdefault(name, value) != value:
+                raise TypeError(f"parameter {name!r} is bound to different values")
+    sql = " UNION ALL ".join(f"({part.sql})" for part in parts)
+    return ScopedStatement(sql, params, parts[0].tenant_id, _BUILDER_KEY)
+
+
 def assert_scoped(stmt: object) -> ScopedStatement:
     """Return ``stmt`` if every table it reads is guarded by its tenant, else raise.
 
@@ -87,10 +126,10 @@ def assert_scoped(stmt: object) -> ScopedStatement:
     if not refs:
         raise UnscopedQueryError("statement reads no guarded table")
     for ref in refs:
-        at = ref.start()
-        if not sql.startswith(_GUARDED_FROM, at):
+        guarded = _GUARDED_FROM.match(sql, ref.start())
+        if guarded is None:
             raise UnscopedQueryError("table read without the tenant predicate")
-        if not _only_conjuncts(sql, at + len(_GUARDED_FROM)):
+        if not _only_conjuncts(sql, guarded.end()):
             raise UnscopedQueryError("tenant predicate must be followed by AND (...) only")
     return stmt
 
@@ -159,11 +198,22 @@ def _check_value(name: str, ch_type: str, value: object) -> ParamValue:
             return value
     elif ch_type == _DT64:
         return utc_param(value, name)
+    elif ch_type == _DT:
+        rendered = utc_param(value, name)
+        if not rendered.endswith(".000"):
+            raise TypeError(f"parameter {name}: a DateTime value has whole seconds")
+        return rendered[:-4]
     elif ch_type == "UUID":
         if isinstance(value, uuid.UUID):
             return value
     elif ch_type == "Array(UUID)":
         if isinstance(value, tuple) and all(isinstance(v, uuid.UUID) for v in value):
+            return value
+    elif ch_type == "Array(String)":
+        if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            return value
+    elif ch_type == "Array(UInt32)":
+        if isinstance(value, tuple) and all(type(v) is int and 0 <= v < 2**32 for v in value):
             return value
     else:
         raise TypeError(f"parameter {name}: type {ch_type} is not supported by the builder")
@@ -186,7 +236,10 @@ def bind(
 
 
 class EventQuery:
-    """Build one SELECT over ``events`` for one tenant; the tenant filter is always first."""
+    """Build one SELECT over a tenant table for one tenant; the tenant filter is always first.
+
+    ``table`` defaults to ``events``; ``start``/``end`` bound its time column ``time``.
+    """
 
     def __init__(
         self,
@@ -195,8 +248,14 @@ class EventQuery:
         site_id: int | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        table: Table = "events",
+        time: LiteralString = "ts",
     ) -> None:
         self._scope = require_scope(scope)
+        if table not in TABLES:
+            raise UnscopedQueryError(f"{table!r} is not a tenant table")
+        self._table = table
+        self._time = time
         self._params: dict[str, ParamValue] = {"tenant_id": self._scope.tenant_id}
         self._where: list[str] = []
         self._select: list[str] = []
@@ -217,12 +276,27 @@ class EventQuery:
         self._params["end"] = utc_param(end, "end")
         if not start < end:
             raise InputError("bad_range", "start must be before end")
-        self._where.append(f"ts >= {{start:{_DT64}}} AND ts < {{end:{_DT64}}}")
+        self._where.append(f"{self._time} >= {{start:{_DT64}}} AND {self._time} < {{end:{_DT64}}}")
 
     def where(self, fragment: LiteralString, **values: object) -> Self:
         """Add ``AND (fragment)``; every ``{name:Type}`` in it must be given as a keyword."""
         self._params.update(bind(balanced(fragment), values, self._params))
         self._where.append(fragment)
+        return self
+
+    def where_in(self, columns: LiteralString, subquery: ScopedStatement) -> Self:
+        """Add ``AND ((columns) IN (subquery))``; the subquery must read this query's tenant.
+
+        Its parameters join this query's; a name both bind must have the same value.
+        """
+        if not isinstance(subquery, ScopedStatement):
+            raise TypeError("where_in takes a built ScopedStatement")
+        if subquery.tenant_id != self._scope.tenant_id:
+            raise UnscopedQueryError("a subquery must read the same tenant")
+        if any(self._params.get(n, v) != v for n, v in subquery.params.items()):
+            raise TypeError("the subquery binds a name of this query to another value")
+        self._params.update(subquery.params)
+        self._where.append(f"({balanced(columns)}) IN ({subquery.sql})")
         return self
 
     def select(self, *exprs: LiteralString, **values: object) -> Self:
@@ -254,7 +328,10 @@ class EventQuery:
         """Return the finished statement; the tenant predicate leads the WHERE clause."""
         if not self._select:
             raise TypeError("select() something first")
-        parts = [f"SELECT {', '.join(self._select)}", _GUARDED_FROM]
+        parts = [
+            f"SELECT {', '.join(self._select)}",
+            f"FROM {self._table} WHERE {TENANT_PREDICATE}",
+        ]
         parts.extend(f"AND ({w})" for w in self._where)
         if self._group:
             parts.append(f"GROUP BY {', '.join(self._group)}")

@@ -43,7 +43,7 @@ class Backend(Protocol):
         ...
 
     def unscoped_execute(self, sql: str, params: dict[str, ParamValue] | None = None) -> list[Row]:
-        """Run schema DDL or schema bookkeeping, never a read of tenant data."""
+        """Run schema DDL, schema bookkeeping or a backfill; never return tenant rows."""
         ...
 
     def ping(self) -> bool:

@@ -24,6 +24,13 @@ def encode_param(value: ParamValue) -> str:
     if isinstance(value, tuple) and all(isinstance(v, uuid.UUID) for v in value):
         # str(UUID) is 36 hex digits and dashes: nothing in it needs quoting.
         return "[" + ",".join(f"'{v}'" for v in value) + "]"
+    if isinstance(value, tuple) and all(type(v) is int for v in value):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        # Quoted elements use the same backslash escapes, with ' escaped (tested like strings).
+        texts = [v.translate(_ESCAPES) for v in value if isinstance(v, str)]
+        if len(texts) == len(value):
+            return "[" + ",".join(f"'{t}'" for t in texts) + "]"
     raise TypeError(f"cannot bind a {type(value).__name__}")
 
 

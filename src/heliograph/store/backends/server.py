@@ -23,7 +23,7 @@ ClientFactory = Callable[..., Any]
 def _client_value(value: ParamValue) -> object:
     # clickhouse-connect renders a tuple as a ClickHouse tuple and a list as an array.
     if isinstance(value, tuple):
-        return [v for v in value if isinstance(v, uuid.UUID)]
+        return [v for v in value if isinstance(v, uuid.UUID | str | int)]
     return value
 
 
@@ -80,8 +80,9 @@ class ServerBackend:
         return batch.rows
 
     def unscoped_execute(self, sql: str, params: dict[str, ParamValue] | None = None) -> list[Row]:
-        # Deliberate bypass of the tenant guard, for schema DDL and the schema version table
-        # only (schema/migrations.py); it must never read the events table.
+        # Deliberate bypass of the tenant guard, for schema DDL, the schema version table and a
+        # migration's backfill (INSERT ... SELECT between tables, schema/migrations.py); it must
+        # never return tenant rows to a caller.
         return self._run(sql, params or {})
 
     def ping(self) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, LiteralString
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from heliograph.core.errors import InputError
 from heliograph.core.tenancy import TenantScope
-from heliograph.store.sql import EventQuery
+from heliograph.store.sql import EventQuery, Table
 
 Interval = Literal["hour", "day"]
 PAGEVIEWS = "type = 'pageview'"
@@ -29,6 +29,12 @@ class Window:
     def query(self) -> EventQuery:
         """Start a query over this window; the builder checks scope, site and range."""
         return EventQuery(self.scope, site_id=self.site_id, start=self.start, end=self.end)
+
+    def query_of(self, table: Table, time: LiteralString) -> EventQuery:
+        """Start a query of the rows of ``table`` whose ``time`` column is in this window."""
+        return EventQuery(
+            self.scope, site_id=self.site_id, start=self.start, end=self.end, table=table, time=time
+        )
 
 
 def zone(tz: str) -> ZoneInfo:

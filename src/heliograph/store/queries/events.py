@@ -50,10 +50,14 @@ def _utc(ms: int, events: int) -> datetime | None:
 
 
 def site_activity(backend: Backend, scope: TenantScope, site_id: int) -> Activity:
-    """Return when a site was first and last seen, and its number of events."""
+    """Return when a site was first and last seen, and its number of events (daily roll-up)."""
     stmt = (
-        EventQuery(scope, site_id=positive_int(site_id, "site_id"))
-        .select("count()", "toUnixTimestamp64Milli(min(ts))", "toUnixTimestamp64Milli(max(ts))")
+        EventQuery(scope, site_id=positive_int(site_id, "site_id"), table="site_days")
+        .select(
+            "sum(events)",
+            "toUnixTimestamp64Milli(min(first_ts))",
+            "toUnixTimestamp64Milli(max(last_ts))",
+        )
         .build()
     )
     events, first, last = backend.select(stmt)[0]

@@ -1,10 +1,17 @@
-"""Page maps: where visitors click on a path, and how far down it they scroll."""
+"""Page maps: where visitors click on a path, and how far down it they scroll.
+
+Clicks are read from ``clicks`` (the click events, ordered by path and time); scroll depth from
+the per-page-view state ``page_views`` and its hourly histogram ``scroll_hours``, which count a
+page view in the window of its pageview row at the deepest of all its pageview and scroll rows
+(schema/rollups.py).
+"""
 
 from __future__ import annotations
 
 from heliograph.core.errors import InputError
 from heliograph.store.backends.base import Backend
 from heliograph.store.queries.common import Window
+from heliograph.store.queries.rollup import HOUR, combine, split
 from heliograph.store.results import ClickBucket, ClickMap, DepthShare, ScrollMap, SelectorStat
 from heliograph.store.sql import EventQuery
 
@@ -23,7 +30,7 @@ def check_path(path: object) -> str:
 
 
 def _clicks(window: Window, path: str) -> EventQuery:
-    return window.query().where("type = 'click' AND path = {path:String}", path=path)
+    return window.query_of("clicks", "ts").where("path = {path:String}", path=path)
 
 
 def _cells(backend: Backend, window: Window, path: str, px: int) -> tuple[ClickBucket, ...]:
@@ -85,16 +92,21 @@ def scroll_map(backend: Backend, window: Window, path: str) -> ScrollMap:
     pageview and scroll rows, so a page view that never scrolled sits at its pageview row's depth.
     """
     path = check_path(path)
-    per_view = (
-        window.query()
-        .where("type IN ('pageview', 'scroll') AND path = {path:String}", path=path)
-        .select("max(depth) AS d")
-        .group_by("pageview_key")
-        .having("countIf(type = 'pageview') > 0")
+    parts = split(window, HOUR)
+    coarse, fine = parts.coarse("scroll_hours", "hour"), parts.fine("page_views", "pv_ts")
+    stmt = combine(
+        coarse.where("path = {path:String}", path=path).select("tenth", "pageviews").build()
+        if coarse
+        else None,
+        fine.where("pv_rows > 0 AND path = {path:String}", path=path)
+        .select(
+            "toUInt8(intDiv(least(depth, 100), 10) * 10) AS tenth", "toInt64(sign) AS pageviews"
+        )
         .build()
-    )
-    stmt = per_view.wrap("intDiv(least(d, 100), 10) * 10 AS tenth, count()", "GROUP BY tenth")
-    histogram = {int(t): int(n) for t, n in backend.select(stmt)}
+        if fine
+        else None,
+    ).wrap("tenth, sum(pageviews) AS n", "GROUP BY tenth")
+    histogram = {int(t): int(n) for t, n in backend.select(stmt) if int(n)}
     total = sum(histogram.values())
     reach = []
     for depth in DEPTHS:

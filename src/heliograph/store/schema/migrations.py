@@ -2,13 +2,16 @@
 
 A migration is never edited once released: change the schema by appending a new one. Applied
 versions are recorded in ``heliograph_schema``; ``migrate`` is idempotent, so every start-up
-may call it.
+may call it. Version 2 (schema/rollups.py) adds the dashboards' roll-ups and session state and
+backfills them from the stored events (about 45-80 s for 10M events on two cores).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from heliograph.store.schema import rollups
 
 if TYPE_CHECKING:
     from heliograph.store.backends.base import Backend
@@ -75,7 +78,10 @@ class Migration:
     statements: tuple[str, ...]
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "create events", (EVENTS_DDL,)),)
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "create events", (EVENTS_DDL,)),
+    Migration(2, "dashboard roll-ups and session state", rollups.STATEMENTS),
+)
 
 
 def applied_version(backend: Backend) -> int:
