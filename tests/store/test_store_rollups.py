@@ -355,7 +355,8 @@ def test_upgrading_a_version_1_store_backfills_the_roll_ups(private_store: Path)
     rng = random.Random(9)
     rows = _traffic(rng, 80)
     scope = TenantScope(77)
-    backend = EmbeddedBackend(private_store / "events")
+    settings = Settings(data_dir=private_store)
+    backend = EmbeddedBackend(settings.store_dir, api.disk_keys(settings))
     try:
         backend.unscoped_execute(VERSION_TABLE_DDL)
         for statement in MIGRATIONS[0].statements:
@@ -368,7 +369,7 @@ def test_upgrading_a_version_1_store_backfills_the_roll_ups(private_store: Path)
         assert applied_version(backend) == 1
     finally:
         backend.close()
-    api.open_store(Settings(data_dir=private_store))  # migrates to the newest version
+    api.open_store(settings)  # migrates to the newest version
     assert applied_version(api._backend) == MIGRATIONS[-1].version  # type: ignore[arg-type]
     for start, end, tz, interval in _windows():
         _check(scope, rows, start, end, tz, interval)

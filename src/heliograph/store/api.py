@@ -14,9 +14,12 @@ from datetime import datetime
 from typing import Literal
 
 from heliograph.core.config import Settings
+from heliograph.core.crypto.keyring import PLATFORM
+from heliograph.core.crypto.setup import process_keyring
 from heliograph.core.events import EventRow
 from heliograph.core.tenancy import TenantScope, require_scope
 from heliograph.store.backends.base import Backend, StoreError
+from heliograph.store.backends.disk_encryption import STORE_KEY_LABEL, DiskKey, file_fingerprints
 from heliograph.store.queries import events as event_queries
 from heliograph.store.queries import maps, traffic
 from heliograph.store.queries.common import Window
@@ -36,6 +39,7 @@ from heliograph.store.results import (
 )
 from heliograph.store.rows import build_batch
 from heliograph.store.schema import migrate
+from heliograph.store.sql import TABLES as TENANT_TABLES
 
 __all__ = [
     "Activity",
@@ -91,7 +95,16 @@ def _connect(settings: Settings) -> Backend:
         return ServerBackend(settings.clickhouse_url)
     from heliograph.store.backends.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings.store_dir)
+    return EmbeddedBackend(settings.store_dir, disk_keys(settings))
+
+
+def disk_keys(settings: Settings) -> list[DiskKey]:
+    """Return the embedded store's disk keys, derived from the platform's data keys."""
+    keyring = process_keyring(settings)
+    return [
+        DiskKey(DiskKey.id_for(key.key_id), key.active, key.secret)
+        for key in keyring.derived_keys(PLATFORM, STORE_KEY_LABEL)
+    ]
 
 
 def open_store(settings: Settings) -> None:
@@ -164,6 +177,52 @@ def export_events(
     """
     scope = require_scope(scope)
     return event_queries.export_events(_open_backend(), scope, site_id, page)
+
+
+def erase_tenant(scope: TenantScope) -> int:
+    """Delete every row of the tenant from every tenant table; return how many tables.
+
+    Synchronous: when this returns, the rewritten parts no longer hold the tenant's rows (the
+    replaced parts are removed by the engine shortly after; on the embedded store they are
+    AES-256 encrypted like everything else). Used when a tenant is deleted.
+    """
+    scope = require_scope(scope)
+    backend = _open_backend()
+    tenant = int(scope.tenant_id)  # an int by TenantScope's own check, formatted as a number
+    for table in sorted(TENANT_TABLES):
+        # Mutations take no query parameters; the table names are this package's constants.
+        backend.unscoped_execute(
+            f"ALTER TABLE {table} DELETE WHERE tenant_id = {tenant} SETTINGS mutations_sync = 2"
+        )
+    return len(TENANT_TABLES)
+
+
+def reencrypt_store() -> int:
+    """Rewrite every part of every table of the embedded store under the active disk key.
+
+    After a rotation of the platform data key new parts use the new key at once; this makes
+    the old parts new too (OPTIMIZE ... FINAL), so the old key can be retired once the engine
+    has removed the replaced parts. Returns how many tables were rewritten.
+    """
+    backend = _open_backend()
+    tables = backend.unscoped_execute(
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND engine LIKE '%MergeTree'"
+    )
+    for row in tables:
+        name = str(row[0])
+        if not name.replace("_", "").isalnum():
+            raise StoreError(f"unexpected table name {name!r}")
+        backend.unscoped_execute(f"OPTIMIZE TABLE {name} FINAL")
+    return len(tables)
+
+
+def store_file_keys(settings: Settings) -> dict[str, int]:
+    """Count the embedded store's files by the fingerprint of the key that encrypts them
+    (``plain`` would be a file in clear); empty for a ClickHouse server."""
+    if settings.store_backend != "chdb":
+        return {}
+    return dict(file_fingerprints(settings.store_dir))
 
 
 def count_events(scope: TenantScope, *, site_id: int | None = None) -> int:

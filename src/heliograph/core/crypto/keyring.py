@@ -17,10 +17,13 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from heliograph.core.crypto.aead import DecryptionError, new_key, seal, unseal
 from heliograph.core.crypto.kek import KekSet
@@ -36,6 +39,15 @@ Doc = dict[str, Any]  # the key store's JSON document and its entries
 
 class KeyDestroyed(DecryptionError):
     """The tenant's data keys were destroyed: its data is unreadable by design."""
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedKey:
+    """A key derived from one data key for one use (see Keyring.derived_keys)."""
+
+    key_id: str
+    active: bool
+    secret: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +105,30 @@ class Keyring:
         key = self._key(tenant_id, key_id)
         body = blob[5 + len(key_id) :]
         return unseal(key, body, _associated(tenant_id, purpose, key_id))
+
+    def derived_keys(self, tenant_id: int, label: str) -> list[DerivedKey]:
+        """Return one key per live data key of a tenant, derived for ``label`` (HKDF-SHA-256).
+
+        For encryption done outside this module (the event store's encrypted disk): the data
+        key itself is never handed out, and a derived key is useless for anything but
+        ``label``. The active data key is created on first use; the list is oldest first.
+        """
+        self._active(tenant_id)
+        with self._lock:
+            self._reload()
+            derived = []
+            for entry in self._section("tenants").get(str(tenant_id), []):
+                plain = self._plain_key(tenant_id, entry)
+                hkdf = HKDF(
+                    algorithm=hashes.SHA256(),
+                    length=32,
+                    salt=None,
+                    info=b"|".join((MAGIC, str(tenant_id).encode(), label.encode())),
+                )
+                derived.append(
+                    DerivedKey(str(entry["id"]), entry["state"] == "active", hkdf.derive(plain))
+                )
+            return derived
 
     # -- lifecycle -----------------------------------------------------------------------
 

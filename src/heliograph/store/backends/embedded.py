@@ -10,7 +10,9 @@ import chdb
 import msgspec
 
 from heliograph.core.tenancy import TenantScope, require_scope
+from heliograph.store.backends import disk_encryption
 from heliograph.store.backends.base import Row, StoreError, insert_error
+from heliograph.store.backends.disk_encryption import DiskKey
 from heliograph.store.backends.params import encode_params
 from heliograph.store.rows import (
     CLEAR_STAGING,
@@ -36,11 +38,16 @@ _decode = msgspec.json.Decoder(_Result).decode
 class EmbeddedBackend:
     """One chDB connection, serialised by a lock (the web app and loader share it)."""
 
-    def __init__(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, disk_keys: list[DiskKey]) -> None:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.Lock()
+        self._disk_keys = disk_keys
+        # Every table's files go through the AES-256 encrypted disk (disk_encryption.py).
+        config = disk_encryption.prepare(path, disk_keys)
         try:
-            self._conn: Any = chdb.connect(f"file:{path}?{_SESSION_SETTINGS}")
+            self._conn: Any = chdb.connect(
+                f"file:{path}?config-file={config}&{_SESSION_SETTINGS}"
+            )
             # Internal to this backend: holds one batch at a time and no tenant column.
             self._conn.query(STAGING_DDL)
         except Exception as exc:  # chDB raises RuntimeError subclasses; keep the cause chained
@@ -116,3 +123,4 @@ class EmbeddedBackend:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+                disk_encryption.forget(self._disk_keys)
