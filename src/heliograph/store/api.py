@@ -7,11 +7,14 @@ from different threads; the backend serialises access to its connection).
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from heliograph.core.config import Settings
 from heliograph.core.crypto.keyring import PLATFORM
@@ -79,6 +82,7 @@ WRITE_CHUNK = 200_000
 _state_lock = threading.Lock()
 _backend: Backend | None = None
 _opened: str = ""
+_opened_settings: Settings | None = None
 
 
 def _target(settings: Settings) -> str:
@@ -98,6 +102,50 @@ def _connect(settings: Settings) -> Backend:
     return EmbeddedBackend(settings.store_dir, disk_keys(settings))
 
 
+_DISK_STATE = "disk-keys.json"
+
+
+def _disk_state_path(settings: Settings) -> Path:
+    return settings.store_dir / _DISK_STATE
+
+
+def _read_disk_state(settings: Settings) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = json.loads(_disk_state_path(settings).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        state = {}
+    return state
+
+
+def _write_disk_state(settings: Settings, state: dict[str, Any]) -> None:
+    path = _disk_state_path(settings)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(state, sort_keys=True), "utf-8")
+    os.replace(temporary, path)
+
+
+def _active_disk_key(settings: Settings) -> str:
+    keyring = process_keyring(settings)
+    return next(k.key_id for k in keyring.derived_keys(PLATFORM, STORE_KEY_LABEL) if k.active)
+
+
+def disk_key_state(settings: Settings) -> dict[str, Any]:
+    """Say which platform data keys the embedded store's files may still be encrypted under.
+
+    ``keys_in_store`` lists every key that was current when the store was opened since the
+    last complete re-encryption; a key outside it no longer protects any store file.
+    """
+    if settings.store_backend != "chdb":
+        return {"backend": settings.store_backend, "keys_in_store": []}
+    state = _read_disk_state(settings)
+    files = store_file_keys(settings)
+    written = list(state.get("written_under", []))
+    current = written[-1] if written else None
+    if state.get("reencrypted_under") == current and len(files) <= 1 and current:
+        written = [current]
+    return {"current": current, "keys_in_store": written, "file_fingerprints": files}
+
+
 def disk_keys(settings: Settings) -> list[DiskKey]:
     """Return the embedded store's disk keys, derived from the platform's data keys."""
     keyring = process_keyring(settings)
@@ -109,7 +157,7 @@ def disk_keys(settings: Settings) -> list[DiskKey]:
 
 def open_store(settings: Settings) -> None:
     """Open the process-wide store and create or upgrade its schema (idempotent)."""
-    global _backend, _opened
+    global _backend, _opened, _opened_settings
     with _state_lock:
         if _backend is not None:
             if _target(settings) == _opened:
@@ -117,21 +165,26 @@ def open_store(settings: Settings) -> None:
             # chDB holds one data directory per process: switching needs an explicit close.
             raise StoreError("another event store is open in this process: close_store() first")
         backend = _connect(settings)
+        if settings.store_backend == "chdb":
+            state = _read_disk_state(settings)
+            active = _active_disk_key(settings)
+            written = [k for k in state.get("written_under", []) if k != active] + [active]
+            _write_disk_state(settings, {**state, "written_under": written})
         try:
             migrate(backend)
         except BaseException:
             backend.close()
             raise
-        _backend, _opened = backend, _target(settings)
+        _backend, _opened, _opened_settings = backend, _target(settings), settings
 
 
 def close_store() -> None:
     """Close the process-wide store; a closed store may be opened again."""
-    global _backend, _opened
+    global _backend, _opened, _opened_settings
     with _state_lock:
         if _backend is not None:
             _backend.close()
-        _backend, _opened = None, ""
+        _backend, _opened, _opened_settings = None, "", None
 
 
 def store_ready() -> bool:
@@ -214,6 +267,10 @@ def reencrypt_store() -> int:
         if not name.replace("_", "").isalnum():
             raise StoreError(f"unexpected table name {name!r}")
         backend.unscoped_execute(f"OPTIMIZE TABLE {name} FINAL")
+    settings = _opened_settings
+    if settings is not None and settings.store_backend == "chdb":
+        state = _read_disk_state(settings)
+        _write_disk_state(settings, {**state, "reencrypted_under": _active_disk_key(settings)})
     return len(tables)
 
 

@@ -16,7 +16,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,9 +80,14 @@ def key_id_of(blob: bytes) -> str:
 class Keyring:
     """Encrypt and decrypt per tenant and purpose; rotate, retire and destroy data keys."""
 
-    def __init__(self, path: Path, keks: KekSet) -> None:
+    def __init__(
+        self, path: Path, keks: KekSet, reload_keks: Callable[[], KekSet] | None = None
+    ) -> None:
         self.path = path
         self.keks = keks
+        # Re-reads the key encryption keys: another process may rotate them while this one
+        # runs (heliograph keys rotate --kek), and then data keys arrive wrapped by a new one.
+        self._reload_keks = reload_keks
         self._lock = threading.RLock()
         self._plain: dict[str, bytes] = {}
         self._doc: dict[str, Doc] = {}
@@ -259,8 +264,16 @@ class Keyring:
         wrapped = self.keks.current.wrap(plain, _context(tenant_id, key_id))
         return base64.b64encode(wrapped).decode()
 
+    def refresh_keks(self) -> None:
+        """Load the key encryption keys again from where they are configured."""
+        if self._reload_keks is not None:
+            self.keks = self._reload_keks()
+
     def _unwrap(self, tenant_id: int, entry: Doc) -> bytes:
         kek = self.keks.by_id(str(entry["kek"]))
+        if kek is None:
+            self.refresh_keks()
+            kek = self.keks.by_id(str(entry["kek"]))
         if kek is None:
             raise LookupError(f"key encryption key {entry['kek']} is not configured")
         wrapped = base64.b64decode(str(entry["wrapped"]))
@@ -312,6 +325,7 @@ class Keyring:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                self.refresh_keks()  # wrap new data keys under the newest current KEK
                 self._active_cache.clear()
                 self._mtime = -1
                 self._reload()

@@ -29,7 +29,7 @@ def load_keks(settings: Settings) -> KekSet:
 
 def open_keyring(settings: Settings) -> Keyring:
     """Open the data-key store of this data directory."""
-    return Keyring(settings.keyring_path, load_keks(settings))
+    return Keyring(settings.keyring_path, load_keks(settings), lambda: load_keks(settings))
 
 
 _PROCESS_KEYRINGS: dict[Path, Keyring] = {}

@@ -51,7 +51,10 @@ class EmbeddedBackend:
             # Internal to this backend: holds one batch at a time and no tenant column.
             self._conn.query(STAGING_DDL)
         except Exception as exc:  # chDB raises RuntimeError subclasses; keep the cause chained
-            raise StoreError(f"cannot open the event store at {path}") from exc
+            raise StoreError(
+                f"cannot open the event store at {path} (a running heliograph serve holds it: "
+                "chDB opens a store in one process)"
+            ) from exc
 
     def _run(self, sql: str, params: dict[str, ParamValue]) -> list[Row]:
         """Execute one statement; private: callers go through select() or unscoped_execute()."""
