@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
@@ -106,18 +107,24 @@ def create_export(
             if lines:
                 frames.append(gzip.compress(b"\n".join(lines) + b"\n", 6, mtime=0))
             info = ExportInfo(export_id, scope.tenant_id, site_id, created, events)
-            payloads = [_encode(info), *frames]
-            for index, payload in enumerate(payloads):
-                frame = _Frame(index, index == len(payloads) - 1)
-                sealed = keyring.encrypt(scope.tenant_id, _purpose(export_id, frame), payload)
-                out.write(_LENGTH.pack(len(sealed)) + sealed)
-            out.flush()
-            os.fsync(out.fileno())
+            _write_frames(out, keyring, scope, export_id, [_encode(info), *frames])
         os.replace(partial, final)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return info
+
+
+def _write_frames(
+    out: BinaryIO, keyring: Keyring, scope: TenantScope, export_id: str, payloads: list[bytes]
+) -> None:
+    """Seal and write the frames after the file's head, then make them durable."""
+    for index, payload in enumerate(payloads):
+        frame = _Frame(index, index == len(payloads) - 1)
+        sealed = keyring.encrypt(scope.tenant_id, _purpose(export_id, frame), payload)
+        out.write(_LENGTH.pack(len(sealed)) + sealed)
+    out.flush()
+    os.fsync(out.fileno())
 
 
 def _frames(path: Path, export_id: str) -> Iterator[tuple[int, bytes, bool]]:
@@ -217,12 +224,7 @@ def reencrypt_exports(settings: Settings, scope: TenantScope) -> int:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(MAGIC + export_id.encode())
-            for index, payload in enumerate(payloads):
-                frame = _Frame(index, index == len(payloads) - 1)
-                sealed = keyring.encrypt(scope.tenant_id, _purpose(export_id, frame), payload)
-                out.write(_LENGTH.pack(len(sealed)) + sealed)
-            out.flush()
-            os.fsync(out.fileno())
+            _write_frames(out, keyring, scope, export_id, payloads)
         os.replace(temporary, path)
         done += 1
     return done
