@@ -164,3 +164,25 @@ def test_record_sealed_with_an_unknown_key_is_quarantined(
     )
     assert Loader(spool, codec).run_once().events == 2
     assert (spool / "quarantine" / "0006-x.seg").exists()
+
+
+def test_a_tenant_deleted_during_its_insert_leaves_no_rows(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant, spool = 9103, tmp_path / "spool"
+    write_segment(codec, spool, "0001-d", [spooled(tenant, 1, 5), spooled(TENANT_B, 1, 1)])
+    real_write = store.write_events
+
+    def write_while_deleted(scope: TenantScope, rows: list[object]) -> int:
+        if scope.tenant_id == tenant:
+            # The deletion runs between the loader's decrypt and its insert: keys destroyed,
+            # rows erased (there are none yet); then the insert lands.
+            codec.keyring.destroy_tenant(tenant)
+            store.erase_tenant(scope)
+        return real_write(scope, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader_module.store, "write_events", write_while_deleted)
+    before_b = store.count_events(TenantScope(TENANT_B))
+    Loader(spool, codec).run_once()
+    assert store.count_events(TenantScope(tenant)) == 0
+    assert store.count_events(TenantScope(TENANT_B)) == before_b + 1

@@ -144,8 +144,15 @@ class Loader:
                 present = store.existing_event_ids(scope, [row.event_id for row in rows])
                 skipped += len(present)
                 rows = [row for row in rows if row.event_id not in present]
+            keyring = self.codec.keyring
+            if keyring.is_shredded(tenant_id):
+                continue  # deleted since these records were opened
             for start in range(0, len(rows), WRITE_CHUNK):
                 loaded += store.write_events(scope, rows[start : start + WRITE_CHUNK])
+            if keyring.is_shredded(tenant_id):
+                # Deleted while we were writing: the deletion's erase may have run before our
+                # insert, so erase again. Checked after the write, this closes the race.
+                store.erase_tenant(scope)
         if result.torn or undecodable:
             self._quarantine(path, f"torn={result.torn} undecodable={undecodable}")
         else:
