@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -34,20 +35,25 @@ class Instance:
     port: int
     process: subprocess.Popen[bytes] | None = None
     log: list[Path] = field(default_factory=list)
+    admin_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    tls_client: ssl.SSLContext | None = None  # set when the instance serves HTTPS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls_client else 'http'}://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "HELIOGRAPH_DATA_DIR": str(self.data_dir),
             "HELIOGRAPH_PORT": str(self.port),
+            "HELIOGRAPH_ADMIN_PORT": str(self.admin_port),
             "HELIOGRAPH_CLIENT_RATE": "100000",
             "HELIOGRAPH_CLIENT_BURST": "100000",
             "HELIOGRAPH_SPOOL_SEGMENT_SECONDS": "0.3",
             "HELIOGRAPH_LOADER_INTERVAL_SECONDS": "0.2",
+            **self.extra_env,
         }
 
     def cli(self, *args: str) -> str:
@@ -83,7 +89,9 @@ class Instance:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, log.read_text()
             try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                with urllib.request.urlopen(
+                    self.url + "/readyz", timeout=1, context=self.tls_client
+                ) as response:
                     if response.status == 200:
                         return
             except OSError:

@@ -66,6 +66,20 @@ def test_every_response_carries_the_policy(
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_every_response_denies_browser_features_and_cross_origin_use(
+    rendered: dict[str, tuple[int, str, dict[str, str]]],
+) -> None:
+    for name, (_, _, headers) in rendered.items():
+        policy = headers["Permissions-Policy"]
+        for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+            assert f"{feature}=()" in policy, (name, feature)
+        assert "publickey-credentials" not in policy  # passkeys need WebAuthn
+        assert headers["Cross-Origin-Opener-Policy"] == "same-origin", name
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin", name
+        assert headers["Referrer-Policy"] == "same-origin", name
+        assert "Strict-Transport-Security" not in headers, name  # plain HTTP here
+
+
 def test_pages_have_no_inline_code_and_load_nothing_from_elsewhere(
     rendered: dict[str, tuple[int, str, dict[str, str]]],
 ) -> None:

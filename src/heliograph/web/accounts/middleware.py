@@ -12,10 +12,33 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
 )
+# The app uses none of these browser features: deny them to the page and anything it embeds.
+# (Not publickey-credentials-*: passkeys need WebAuthn. Only names Chromium knows, so the
+# browser logs no "unrecognized feature" errors.)
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
 
 
 class ContentSecurityPolicyMiddleware:
-    """Add the app's Content-Security-Policy unless the view set its own."""
+    """Add the app's Content-Security-Policy unless the view set its own, and the
+    Permissions-Policy and Cross-Origin-Resource-Policy of every app response."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
@@ -23,4 +46,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # Nothing of the app is meant to be loaded by other sites (the tag is the collector's).
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response
