@@ -14,8 +14,15 @@ _DATA_DIR = Path(tempfile.mkdtemp(prefix="heliograph-test-"))
 os.environ["HELIOGRAPH_DATA_DIR"] = str(_DATA_DIR)
 
 import pytest  # noqa: E402
+from django.conf import settings as _django_settings  # noqa: E402
 
 from heliograph.core.config import Settings, load_settings  # noqa: E402
+
+# pytest-django imports heliograph.web.settings before this file (in its
+# pytest_load_initial_conftests hook), so Django's HELIOGRAPH was read without the line above,
+# from ./heliograph-data: point it at the private directory too, or keys and secrets written
+# through it (process_keyring(settings.HELIOGRAPH)) would outlive the run.
+_django_settings.HELIOGRAPH = load_settings()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from heliograph.web.accounts.models import Invitation
 from heliograph.web.audit.trail import Actor
 from heliograph.web.sites.services import site_rotate_key
 from heliograph.web.tenants.models import Membership, Role
+from tests.isolation.test_webhook_isolation import WEBHOOK_ROUTES
 from tests.web.factories import DAY, DAY_QUERY, Visit, write_visits
 from tests.web.members import Members, members, signed_in
 
@@ -58,7 +59,7 @@ def _routes(
 
 def test_every_route_with_an_object_id_is_probed() -> None:
     with_ids = {name for name, params in _routes(get_resolver().url_patterns) if params - {"path"}}
-    probed = OBJECT_ROUTES + INVITATION_ROUTES + TOKEN_ROUTES
+    probed = OBJECT_ROUTES + INVITATION_ROUTES + TOKEN_ROUTES + WEBHOOK_ROUTES
     assert with_ids == {name for name, _ in probed}
 
 

@@ -1,4 +1,5 @@
-"""Invitation e-mail: a plain-text and an HTML part, sent through Django's SMTP backend."""
+"""Invitation e-mail: a plain-text and an HTML part, sent through Django's SMTP backend
+(pointed at the SMTP server in force by heliograph.web.mailserver)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+
+from heliograph.web.mailserver.resolve import mail_source, sender_address
 
 _LINE_BREAKS = re.compile(r"\s+")
 
@@ -36,8 +39,8 @@ class InvitationMail:
 
 
 def mail_enabled() -> bool:
-    """Return True if an SMTP server is configured (HELIOGRAPH_SMTP_HOST)."""
-    return bool(settings.EMAIL_HOST)
+    """Return True if an SMTP server is configured (HELIOGRAPH_SMTP_HOST or `heliograph mail`)."""
+    return mail_source() != "off"
 
 
 def _one_line(text: str) -> str:
@@ -51,7 +54,7 @@ def invitation_message(mail: InvitationMail) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=_one_line(f"{mail.inviter} invited you to {mail.tenant_name} on Heliograph"),
         body=render_to_string("accounts/invite_email.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=sender_address(),
         to=[mail.to],
     )
     message.attach_alternative(render_to_string("accounts/invite_email.html", context), "text/html")

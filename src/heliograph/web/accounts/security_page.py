@@ -27,6 +27,7 @@ PRESETS = (
     ("Invitations", "invitation."),
     ("Sites", "site."),
     ("API tokens", "api"),
+    ("Webhooks", "webhook."),
 )
 
 

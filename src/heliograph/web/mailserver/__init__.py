@@ -1,0 +1,1 @@
+"""The platform's SMTP server: environment settings, or the operator's stored settings."""

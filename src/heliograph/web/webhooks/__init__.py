@@ -1,0 +1,1 @@
+"""Webhooks of a tenant: signed JSON deliveries to an HTTPS endpoint the tenant controls."""
