@@ -107,7 +107,8 @@ class Settings:
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls.enabled else "http"
+        return self.public_url or f"{scheme}://{self.host}:{self.port}"
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -137,7 +138,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def read_secret_file(path: Path) -> str:
-    """Return the secret kept in ``path`` (one trailing newline dropped); only its owner may read it."""
+    """Return the secret in ``path`` minus one trailing newline; only its owner may read it."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -156,7 +157,7 @@ def read_secret_file(path: Path) -> str:
 
 
 def secret_setting(env: Mapping[str, str], name: str) -> str:
-    """Return secret ``name`` given inline (HELIOGRAPH_X) or, better, by file (HELIOGRAPH_X_FILE)."""
+    """Return secret ``name`` given inline (HELIOGRAPH_X) or, better, in a file (..._FILE)."""
     inline = env.get(ENV_PREFIX + name, "")
     file = env.get(ENV_PREFIX + name + "_FILE", "")
     if inline and file:
@@ -173,7 +174,8 @@ def _secret_key(env: Mapping[str, str], data_dir: Path, production: bool) -> str
         return configured
     if production:
         raise ConfigError(
-            f"{ENV_PREFIX}SECRET_KEY is required in production: set it to 50 random characters"
+            f"{ENV_PREFIX}SECRET_KEY is required in production: set {ENV_PREFIX}SECRET_KEY_FILE to "
+            "a 0600 file holding 50 random characters (or the variable itself)"
         )
     path = data_dir / "secret_key"
     if path.exists():
