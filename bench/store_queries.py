@@ -5,7 +5,8 @@ clicks clustered on page elements, scrolls, 30 days) into a fresh temporary stor
 dashboard query repeatedly for the busiest site and prints JSON.
 
     uv run python bench/store_queries.py --events 1000000
-    uv run python bench/store_queries.py --events 10000000 --out bench/results/store_queries_10m.json
+    uv run python bench/store_queries.py --events 10000000 \
+        --out bench/results/store_queries_10m.json
 
 Before timing, it waits (``--quiet-wait``, up to 300 s) until other processes on the machine use
 under 0.2 cores, and records the reading, since the machine may be shared.

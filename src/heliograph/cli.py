@@ -13,7 +13,12 @@ from pathlib import Path
 from heliograph.collector.schema import SpoolCodec
 from heliograph.collector.sites import SiteInfo
 from heliograph.core.config import Settings, load_settings
-from heliograph.core.errors import ConfigError, InputError
+from heliograph.core.errors import ConfigError, HeliographError, InputError
+from heliograph.ops import keys as keys_command
+from heliograph.ops.checks import command as check_command
+from heliograph.tls.openssl_conf import restart_with_tls_groups
+from heliograph.web.mailserver import command as mail_command
+from heliograph.web.ops import command as operator_command
 
 DEMO_DOMAINS = ["shop.example", "localhost", "127.0.0.1"]
 DEMO_EMAIL = "demo@example.com"
@@ -28,7 +33,17 @@ def _django(settings: Settings) -> None:
     django.setup()
 
 
-NEEDS_METADATA = ("tenant", "site", "user", "simulate", "security-log")
+NEEDS_METADATA = (
+    "tenant",
+    "site",
+    "user",
+    "simulate",
+    "security-log",
+    "mail",
+    "operator",
+    "keys",
+    "export",
+)
 
 
 def _migrate_metadata() -> None:
@@ -70,9 +85,49 @@ def cmd_tenant(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "create":
         tenant = tenant_create(name=args.name, time_zone=args.time_zone)
         print(f"tenant {tenant.pk} created: {tenant.name}")
+    elif args.action == "delete":
+        from heliograph.store import api as store
+        from heliograph.web.tenants.deletion import tenant_delete
+
+        found = Tenant.objects.filter(pk=args.tenant_id).first()
+        if found is None:
+            raise InputError("not_found", f"no tenant {args.tenant_id}")
+        store.open_store(settings)
+        try:
+            done = tenant_delete(found, settings=settings, confirm_name=args.confirm)
+        finally:
+            store.close_store()
+        print(
+            f"tenant {done.tenant_id} deleted: {done.data_keys_destroyed} data keys destroyed "
+            f"(spool, exports, backups and secrets unreadable), events erased from "
+            f"{done.store_tables_erased} store tables, {done.export_files_removed} exports removed"
+        )
     else:
         for tenant in Tenant.objects.order_by("pk"):
             print(f"{tenant.pk}\t{tenant.name}\t{tenant.time_zone}")
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from heliograph import exports
+    from heliograph.core.tenancy import TenantScope
+    from heliograph.store import api as store
+
+    scope = TenantScope(args.tenant)
+    if args.action == "create":
+        store.open_store(settings)
+        try:
+            info = exports.create_export(settings, scope, site_id=args.site)
+        finally:
+            store.close_store()
+        print(f"export {info.export_id} written: {info.events:,} events, encrypted")
+    elif args.action == "list":
+        for info in exports.list_exports(settings, scope):
+            site = "all sites" if info.site_id is None else f"site {info.site_id}"
+            print(f"{info.export_id}\t{info.created.isoformat()}\t{site}\t{info.events}")
+    else:
+        for piece in exports.read_export(settings, scope, args.export_id):
+            sys.stdout.buffer.write(piece)
     return 0
 
 
@@ -261,6 +316,25 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--time-zone", default="UTC")
     tenant_actions.add_parser("list")
+    delete = tenant_actions.add_parser(
+        "delete", help="delete a tenant: destroy its keys, erase its events (server stopped)"
+    )
+    delete.add_argument("tenant_id", type=int)
+    delete.add_argument("--confirm", required=True, metavar="NAME", help="the tenant's name")
+
+    export = commands.add_parser("export", help="encrypted raw-event exports of a tenant")
+    export_actions = export.add_subparsers(dest="action", required=True)
+    export_create = export_actions.add_parser("create", help="export events (server stopped)")
+    export_create.add_argument("--tenant", type=int, required=True)
+    export_create.add_argument("--site", type=int)
+    export_actions.add_parser("list", help="list a tenant's exports").add_argument(
+        "--tenant", type=int, required=True
+    )
+    export_read = export_actions.add_parser("read", help="decrypt an export to stdout (NDJSON)")
+    export_read.add_argument("--tenant", type=int, required=True)
+    export_read.add_argument("export_id")
+
+    keys_command.add_parser(commands)
 
     site = commands.add_parser("site", help="create or list sites (prints the snippet)")
     site_actions = site.add_subparsers(dest="action", required=True)
@@ -302,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="recompute the hash chain and name the first record that breaks it"
     )
 
+    mail_command.add_parser(commands)
+    operator_command.add_parser(commands)
+
+    check = commands.add_parser("check", help="deployment checks with stable ids (HG-...)")
+    check_command.add_arguments(check)
+
     demo = commands.add_parser("demo", help="a demo tenant, site and week of traffic, then serve")
     demo.add_argument("--events", type=_events, default=200_000)
     _listen_arguments(demo)
@@ -329,6 +409,10 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "demo": cmd_demo,
     "security-log": cmd_security_log,
+    "mail": mail_command.run,
+    "operator": operator_command.run,
+    "keys": keys_command.run,
+    "export": cmd_export,
 }
 
 
@@ -337,10 +421,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir:
         os.environ["HELIOGRAPH_DATA_DIR"] = str(Path(args.data_dir).resolve())
     for name in ("host", "port"):
-        if getattr(args, name, None) is not None:
+        # Only serve/demo have listen options (mail set --host names the SMTP server).
+        if args.command in ("serve", "demo") and getattr(args, name, None) is not None:
             os.environ[f"HELIOGRAPH_{name.upper()}"] = str(getattr(args, name))
+    if args.command == "check":  # judges a configuration: must not load (or create) one first
+        return check_command.run(args)
     try:
         settings = load_settings()
+        if args.command in ("serve", "demo"):
+            # TLS: replace this process with one whose OpenSSL limits the key-exchange groups.
+            restart_with_tls_groups(settings)
         _django(settings)
         if args.command in NEEDS_METADATA:
             _migrate_metadata()
@@ -353,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"heliograph: {error.message}", file=sys.stderr)
         return 2
+    except HeliographError as error:  # e.g. the store is held by a running server
+        print(f"heliograph: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

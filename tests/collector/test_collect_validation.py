@@ -7,8 +7,8 @@ import json
 import httpx
 import pytest
 
-from heliograph.collector.app import Collector
 from heliograph.collector import schema
+from heliograph.collector.app import Collector
 from heliograph.collector.schema import MAX_EVENTS
 from heliograph.collector.spool import read_records, sealed_segments
 from heliograph.core import security_events

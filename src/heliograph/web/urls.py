@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("heliograph.web.accounts.urls")),
     path("sites/", include("heliograph.web.sites.urls")),
     path("sites/", include("heliograph.web.dashboards.urls")),
+    path("settings/webhooks/", include("heliograph.web.webhooks.urls")),
     path("static/<path:path>", static_file, name="static"),
     path("api/v1/", include("heliograph.web.api.urls")),
 ]
