@@ -426,6 +426,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ[f"HELIOGRAPH_{name.upper()}"] = str(getattr(args, name))
     if args.command == "check":  # judges a configuration: must not load (or create) one first
         return check_command.run(args)
+    if args.command == "keys" and args.action == "init":  # before there is a configuration
+        try:
+            return keys_command.init_kek_file(args.file.resolve())
+        except InputError as error:
+            print(f"heliograph: {error.message}", file=sys.stderr)
+            return 2
     try:
         settings = load_settings()
         if args.command in ("serve", "demo"):

@@ -30,7 +30,7 @@ from heliograph.collector.spool import OPEN_SUFFIX, SEALED_SUFFIX, read_records
 from heliograph.core import security_events
 from heliograph.core.config import Settings
 from heliograph.core.crypto.aead import DecryptionError, new_key
-from heliograph.core.crypto.kek import read_key_file_secrets, write_kek_file
+from heliograph.core.crypto.kek import create_kek_file, read_key_file_secrets, write_kek_file
 from heliograph.core.crypto.keyring import PLATFORM, Keyring, key_id_of
 from heliograph.core.crypto.setup import process_keyring
 from heliograph.core.errors import ConfigError, InputError
@@ -42,6 +42,8 @@ _envelope = msgspec.msgpack.Decoder(SpoolEnvelope)
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = commands.add_parser("keys", help="key status, rotation, re-encryption and checks")
     actions = keys.add_subparsers(dest="action", required=True)
+    init = actions.add_parser("init", help="create a key encryption key file (0600)")
+    init.add_argument("--file", required=True, type=Path, help="where to write it")
     actions.add_parser("status", help="every key, its state, and what still uses it")
     rotate = actions.add_parser("rotate", help="make a new key current")
     which = rotate.add_mutually_exclusive_group(required=True)
@@ -269,6 +271,15 @@ def _record(action: str, labels: dict[str, str | int]) -> None:
             labels={k: str(v) for k, v in labels.items()},
         )
     )
+
+
+def init_kek_file(path: Path) -> int:
+    """Create a new KEK file; refuses to overwrite one (that would lose every data key)."""
+    if path.exists():
+        raise InputError("exists", f"{path} exists; a new key there would orphan every data key")
+    create_kek_file(path)
+    print(f"key encryption key file written to {path} (mode 0600); set HELIOGRAPH_KEK_FILE={path}")
+    return 0
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

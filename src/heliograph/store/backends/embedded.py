@@ -45,9 +45,10 @@ class EmbeddedBackend:
         # Every table's files go through the AES-256 encrypted disk (disk_encryption.py).
         config = disk_encryption.prepare(path, disk_keys)
         try:
-            self._conn: Any = chdb.connect(
-                f"file:{path}?config-file={config}&{_SESSION_SETTINGS}"
-            )
+            # chdb and chdb-core both ship chdb/__init__.py, typed in one and not in the other;
+            # which one a fresh environment holds depends on install order, so call it as Any.
+            connect: Any = chdb.connect
+            self._conn: Any = connect(f"file:{path}?config-file={config}&{_SESSION_SETTINGS}")
             # Internal to this backend: holds one batch at a time and no tenant column.
             self._conn.query(STAGING_DDL)
         except Exception as exc:  # chDB raises RuntimeError subclasses; keep the cause chained
