@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from heliograph.tls.hsts import Message, Scope, StrictTransportSecurity, hsts_value
+from tests.tls.loop import run
 
 
 async def app(scope: Scope, receive: object, send: object) -> None:
@@ -25,7 +24,7 @@ def headers_of(scheme: str, *, path: str = "/", preload: bool = False) -> list[t
         return {"type": "http.request"}
 
     scope: Scope = {"type": "http", "scheme": scheme, "path": path, "headers": []}
-    asyncio.run(StrictTransportSecurity(app, preload=preload)(scope, receive, send))  # type: ignore[arg-type]
+    run(StrictTransportSecurity(app, preload=preload)(scope, receive, send))  # type: ignore[arg-type]
     return list(sent[0]["headers"])
 
 

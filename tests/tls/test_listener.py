@@ -12,6 +12,7 @@ import pytest
 from heliograph.core.config import TlsSettings
 from heliograph.tls.certificates import CertificateStore
 from heliograph.tls.listener import TlsListener, parse_request_head, redirect_response
+from tests.tls.loop import run
 
 from .certs import issue, make_authority
 
@@ -70,7 +71,7 @@ def test_tls_plain_http_and_noise_on_one_port(tmp_path: Path) -> None:
             listener.close()
             await listener.wait_closed()
 
-    over_tls, plain, no_host, noise = asyncio.run(scenario())
+    over_tls, plain, no_host, noise = run(scenario())
     assert over_tls.endswith(b"\r\n\r\nhttps")  # the protocol saw a TLS transport
     assert plain.startswith(b"HTTP/1.1 308 Permanent Redirect\r\n")
     assert b"\r\nLocation: https://127.0.0.1:" in plain
