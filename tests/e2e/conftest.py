@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import ssl
@@ -15,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -25,6 +27,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+_DATABASES: list[tuple[str, str]] = []  # (server URL, database) made by this session
+
+
+def own_database(url: str) -> str:
+    """Create a fresh PostgreSQL database next to ``url`` and return its URL ("" if not PG)."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return ""
+    import psycopg
+
+    name = "hg_e2e_" + secrets.token_hex(6)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # a name made just above
+    _DATABASES.append((url, name))
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_own_databases() -> Iterator[None]:
+    yield
+    if not _DATABASES:
+        return
+    import psycopg
+
+    for url, name in _DATABASES:
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
@@ -38,6 +68,14 @@ class Instance:
     admin_port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     tls_client: ssl.SSLContext | None = None  # set when the instance serves HTTPS
+
+    def __post_init__(self) -> None:
+        # On PostgreSQL every instance gets a database of its own, as every data directory is
+        # its own deployment: secrets sealed by one instance's keys must not meet another's.
+        if "DATABASE_URL" not in self.extra_env:
+            own = own_database(os.environ.get("DATABASE_URL", ""))
+            if own:
+                self.extra_env["DATABASE_URL"] = own
 
     @property
     def url(self) -> str:
