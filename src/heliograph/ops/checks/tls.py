@@ -239,7 +239,7 @@ CHECKS = (
         "HG-TLS-004",
         "the certificate is valid now",
         Severity.ERROR,
-        "renew the certificate (e.g. certbot renew) and restart or reload Heliograph",
+        "renew the certificate (e.g. certbot renew); a running serve reloads it within seconds",
         valid_now,
     ),
     Check(
