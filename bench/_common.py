@@ -360,7 +360,7 @@ def collector_app() -> Any:
         client_rate_per_s=1e9,
         client_burst=1_000_000_000,
     )
-    from heliograph.server import tune_gc
+    from heliograph.server import tune_for_serving
 
     options: dict[str, Any] = {}
     codec = spool_codec(settings)
@@ -376,7 +376,7 @@ def collector_app() -> Any:
         limits=limits,
         **options,
     )
-    tune_gc()  # as heliograph.server.serve does before it serves
+    tune_for_serving()  # as heliograph.server.serve does before it serves
     return collector
 
 

@@ -28,8 +28,7 @@ from heliograph.core.config import Settings
 from heliograph.core.crypto.aead import DecryptionError
 from heliograph.core.crypto.keyring import Keyring, key_id_of
 from heliograph.core.crypto.setup import process_keyring
-from heliograph.core.errors import InputError, NotFound
-from heliograph.core.events import EventRow
+from heliograph.core.errors import NotFound
 from heliograph.core.tenancy import TenantScope, require_scope
 from heliograph.store import api as store
 
@@ -230,16 +229,7 @@ def reencrypt_exports(settings: Settings, scope: TenantScope) -> int:
     return done
 
 
-def parse_since(raw: str) -> datetime:
-    """Parse an ISO date for CLI arguments (InputError on anything else)."""
-    try:
-        return datetime.fromisoformat(raw).astimezone(UTC)
-    except ValueError:
-        raise InputError("bad_date", f"not an ISO date: {raw!r}") from None
-
-
 __all__ = [
-    "EventRow",
     "ExportInfo",
     "ExportUnreadable",
     "create_export",

@@ -68,7 +68,7 @@ GC_THRESHOLDS = (50_000, 20, 20)
 SWITCH_INTERVAL_S = 0.0005
 
 
-def tune_gc() -> None:
+def tune_for_serving() -> None:
     """Freeze what start-up allocated, collect the young generation less often, and hand the
     GIL to the spool's fsync thread sooner."""
     gc.collect()
@@ -147,7 +147,7 @@ def serve(settings: Settings) -> None:
     loader = LoaderThread(Loader(settings.spool_dir, codec), settings.loader_interval_seconds)
     loader.start()
     register_metrics(app, loader)
-    tune_gc()
+    tune_for_serving()
     try:
         public.run()
     finally:

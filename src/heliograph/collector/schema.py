@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from heliograph.core.crypto.aead import DecryptionError
-from heliograph.core.crypto.keyring import Keyring
+from heliograph.core.crypto.keyring import Keyring, key_id_of
 
 MAX_EVENTS = 100
 MAX_URL = 2048
@@ -96,6 +96,15 @@ class SpoolEnvelope(msgspec.Struct, array_like=True):
 
 _envelope_decoder = msgspec.msgpack.Decoder(SpoolEnvelope)
 SPOOL_PURPOSE = "spool"
+
+
+def record_key(record: bytes) -> tuple[int, str]:
+    """Return the tenant and data key id a spool record is sealed for, without opening it.
+
+    Raises msgspec.DecodeError or DecryptionError for a record that is not a sealed envelope.
+    """
+    envelope = _envelope_decoder.decode(record)
+    return envelope.tenant_id, key_id_of(envelope.sealed)
 
 
 class SpoolCodec:

@@ -25,18 +25,16 @@ from pathlib import Path
 
 import msgspec
 
-from heliograph.collector.schema import SpoolEnvelope
+from heliograph.collector.schema import record_key
 from heliograph.collector.spool import OPEN_SUFFIX, SEALED_SUFFIX, read_records
 from heliograph.core import security_events
 from heliograph.core.config import Settings
 from heliograph.core.crypto.aead import DecryptionError, new_key
 from heliograph.core.crypto.kek import create_kek_file, read_key_file_secrets, write_kek_file
-from heliograph.core.crypto.keyring import PLATFORM, Keyring, key_id_of
+from heliograph.core.crypto.keyring import PLATFORM, Keyring
 from heliograph.core.crypto.setup import process_keyring
 from heliograph.core.errors import ConfigError, InputError
 from heliograph.core.security_events import SecurityEvent
-
-_envelope = msgspec.msgpack.Decoder(SpoolEnvelope)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,8 +77,7 @@ def spool_key_usage(spool_dir: Path) -> Counter[tuple[int, str]]:
             continue  # loaded meanwhile
         for record in records:
             try:
-                envelope = _envelope.decode(record)
-                counts[(envelope.tenant_id, key_id_of(envelope.sealed))] += 1
+                counts[record_key(record)] += 1
             except (msgspec.DecodeError, DecryptionError):
                 counts[(-1, "unreadable")] += 1
     return counts
@@ -253,8 +250,8 @@ def verify(settings: Settings, keyring: Keyring) -> list[str]:
 
 def _shredded(keyring: Keyring, record: bytes) -> bool:
     try:
-        return keyring.is_shredded(_envelope.decode(record).tenant_id)
-    except msgspec.DecodeError:
+        return keyring.is_shredded(record_key(record)[0])
+    except (msgspec.DecodeError, DecryptionError):
         return False
 
 
