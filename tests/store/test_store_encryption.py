@@ -135,3 +135,32 @@ def test_erasing_a_tenant_removes_its_rows_and_only_its_rows(
     assert list(api.export_events(gone)) == []
     assert api.count_events(kept) == 50
     assert api.site_activity(gone, site_id=1).events == 0
+
+
+def test_counting_file_keys_survives_parts_vanishing_mid_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running store drops ``tmp_insert_*`` parts while ``keys status`` walks its files."""
+    from heliograph.store.backends import disk_encryption
+
+    root = tmp_path / disk_encryption.ENCRYPTED_DIR
+    kept = root / "store" / "all_1_1_0"
+    doomed = root / "store" / "tmp_insert_202611_4_4_1"
+    for part in (kept, doomed):
+        part.mkdir(parents=True)
+    header = disk_encryption._HEADER_MAGIC + bytes(4) + bytes.fromhex("ab" * 16) + bytes(41)
+    (kept / "data.bin").write_bytes(header)
+    (kept / "gone.bin").write_bytes(header)
+    (doomed / "data.bin").write_bytes(header)
+    real_walk = disk_encryption.os.walk
+
+    def racing_walk(top: Path) -> Iterator[tuple[str, list[str], list[str]]]:
+        for entry in real_walk(top):
+            if entry[0] == str(root / "store"):
+                shutil.rmtree(doomed)  # a merge finished between listing and descending
+            if entry[0] == str(kept):
+                (kept / "gone.bin").unlink()  # listed, then removed before it is opened
+            yield entry
+
+    monkeypatch.setattr(disk_encryption.os, "walk", racing_walk)
+    assert disk_encryption.file_fingerprints(tmp_path) == {"ab" * 16: 1}

@@ -141,7 +141,8 @@ def disk_key_state(settings: Settings) -> dict[str, Any]:
     files = store_file_keys(settings)
     written = list(state.get("written_under", []))
     current = written[-1] if written else None
-    if state.get("reencrypted_under") == current and len(files) <= 1 and current:
+    fingerprints = [name for name in files if name != "empty"]
+    if state.get("reencrypted_under") == current and len(fingerprints) <= 1 and current:
         written = [current]
     return {"current": current, "keys_in_store": written, "file_fingerprints": files}
 

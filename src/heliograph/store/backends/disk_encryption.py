@@ -120,18 +120,32 @@ def file_fingerprints(store_dir: Path) -> Counter[str]:
     ClickHouse writes a 64-byte header on every encrypted file: ``ENC``, version, algorithm,
     a 128-bit fingerprint of the key, the IV. One fingerprint means every file is under one
     key; a file without the header would be a plaintext file and is counted as ``"plain"``.
+
+    A running store creates and removes part directories (``tmp_insert_*``, merges) while
+    this walks; a file or directory that vanishes under the walk is skipped, not an error.
     """
     counts: Counter[str] = Counter()
     root = store_dir / ENCRYPTED_DIR
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        with path.open("rb") as handle:
-            header = handle.read(_HEADER_BYTES)
-        if not header:
-            counts["empty"] += 1
-        elif header[:3] != _HEADER_MAGIC or len(header) < 23:
-            counts["plain"] += 1
-        else:
-            counts[header[7:23].hex()] += 1
+    for directory, _dirs, names in os.walk(root):  # scandir errors on vanished dirs are ignored
+        for name in names:
+            header = _read_header(Path(directory) / name)
+            if header is not None:
+                _count_header(counts, header)
     return counts
+
+
+def _read_header(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(_HEADER_BYTES)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _count_header(counts: Counter[str], header: bytes) -> None:
+    if not header:
+        counts["empty"] += 1
+    elif header[:3] != _HEADER_MAGIC or len(header) < 23:
+        counts["plain"] += 1
+    else:
+        counts[header[7:23].hex()] += 1
