@@ -134,3 +134,56 @@ def test_write_failure_is_reported_not_acknowledged(
     monkeypatch.setattr("heliograph.collector.spool._Segment.write_durably", disk_full)
     with pytest.raises(SpoolError, match="No space"):
         asyncio.run(run())
+
+
+def test_failed_sync_fails_its_records_and_the_next_go_to_a_new_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def flaky_fsync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr("heliograph.collector.spool.os.fsync", flaky_fsync)
+
+    async def run() -> tuple[list[BaseException | None], SpoolWriter]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        first = await asyncio.gather(writer.append(b"lost"), return_exceptions=True)
+        second = await asyncio.gather(writer.append(b"kept"), return_exceptions=True)
+        await writer.close()
+        return [*first, *second], writer
+
+    outcomes, writer = asyncio.run(run())
+    assert isinstance(outcomes[0], SpoolError) and "Input/output" in str(outcomes[0])
+    assert outcomes[1] is None
+    assert writer.records_written == 1
+    # The failed segment is left .open (unlocked now) for seal_orphans; the good one is sealed.
+    assert [read_records(p).records for p in sealed_segments(tmp_path)] == [[b"kept"]]
+    assert len(list(tmp_path.glob("*.open"))) == 1
+
+
+def test_append_racing_close_is_refused_not_left_waiting(tmp_path: Path) -> None:
+    async def run() -> list[BaseException | None]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        appends = [asyncio.ensure_future(writer.append(b"r%d" % i)) for i in range(50)]
+        await asyncio.sleep(0)  # some appends have written, the rest not yet started
+        closing = asyncio.ensure_future(writer.close())
+        late = asyncio.ensure_future(writer.append(b"late"))
+        results = await asyncio.wait_for(
+            asyncio.gather(*appends, late, return_exceptions=True), timeout=10
+        )
+        await closing
+        return results
+
+    results = asyncio.run(run())
+    assert all(result is None for result in results[:-1])
+    assert isinstance(results[-1], SpoolError)
+    records = [r for p in sealed_segments(tmp_path) for r in read_records(p).records]
+    assert sorted(records) == sorted(b"r%d" % i for i in range(50))
+    assert not list(tmp_path.glob("*.open"))
