@@ -286,6 +286,24 @@ def _write_segment(spool_dir: Path, records: list[bytes]) -> None:
     fsync_dir(spool_dir)
 
 
+def beacon_payload(site_key: str, events: list[dict[str, object]]) -> dict[str, object]:
+    """The body the tag would send for these events: the "pages" format (session and visitor
+    once, runs of one page view and URL once), or the flat format for a mixed batch."""
+    first = events[0]
+    if any((e["sid"], e["vid"]) != (first["sid"], first["vid"]) for e in events):
+        return {"site": site_key, "events": events}
+    runs: list[dict[str, object]] = []
+    current: list[dict[str, object]] = []
+    key: tuple[object, object] | None = None
+    for event in events:
+        if (event["pid"], event["url"]) != key:
+            key = (event["pid"], event["url"])
+            current = []
+            runs.append({"pid": event["pid"], "url": event["url"], "events": current})
+        current.append({k: v for k, v in event.items() if k not in ("sid", "vid", "pid", "url")})
+    return {"site": site_key, "sid": first["sid"], "vid": first["vid"], "pages": runs}
+
+
 def simulate_via_collector(
     site_key: str,
     host: str,
@@ -304,7 +322,7 @@ def simulate_via_collector(
     origin = f"https://{host}"
 
     def send(batch: SimBatch) -> tuple[int, int]:
-        body = json.dumps({"site": site_key, "events": batch.events}).encode()
+        body = json.dumps(beacon_payload(site_key, batch.events)).encode()
         for _attempt in range(20):
             connection = http.client.HTTPConnection(
                 target.hostname or "127.0.0.1", target.port or 80, timeout=30

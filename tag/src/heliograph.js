@@ -32,7 +32,10 @@
 
   let on = 0;
   let wired = 0;
-  let queue = [];
+  // The batch being gathered, in the collector's "pages" format: session and visitor once,
+  // then runs of events on one page view and URL ({pid, url, events}).
+  let queue = 0;
+  let queued = 0;
   let timer = 0;
   let throttle = 0;
   let store = 0; // localStorage, or 0 when cookieless / unavailable
@@ -98,30 +101,35 @@
 
   const flush = () => {
     clearTimeout(timer);
-    timer = 0;
-    while (queue.length) send(JSON.stringify({ site, events: queue.splice(0, 100) }));
+    timer = queued = 0;
+    if (queue) send(JSON.stringify(queue));
+    queue = 0;
   };
 
   const emit = (type, event, url) => {
     const now = Date.now();
+    let sid;
     try {
-      event.sid = session(now);
+      sid = session(now);
     } catch (e) {
       store = 0; // storage failed mid-page: carry on as cookieless
       vid = '';
-      event.sid = session(now);
+      sid = session(now);
     }
+    url = (url || location.href).slice(0, MAX_URL);
+    if (queue && (queue.sid != sid || queue.vid != vid)) flush();
+    queue = queue || { site, sid, vid, pages: [] };
+    const pages = queue.pages;
+    let page = pages[pages.length - 1];
+    if (!page || page.pid != pid || page.url != url) pages.push((page = { pid, url, events: [] }));
     event.type = type;
     event.ts = now;
-    event.vid = vid;
-    event.pid = pid;
-    event.url = (url || location.href).slice(0, MAX_URL);
     event.vw = px(w.innerWidth);
     event.vh = px(w.innerHeight);
     event.dw = px(root.scrollWidth);
     event.dh = px(root.scrollHeight);
-    queue.push(event);
-    if (queue.length >= BATCH) flush();
+    page.events.push(event);
+    if (++queued >= BATCH) flush();
     else timer = timer || setTimeout(flush, FLUSH_MS);
   };
 
@@ -258,9 +266,8 @@
   api.consent = (yes) => {
     if (yes) return start();
     on = 0;
-    queue = [];
     clearTimeout(timer);
-    timer = 0;
+    timer = queue = queued = 0;
     memory = '';
     forget();
   };

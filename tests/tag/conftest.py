@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -37,8 +38,12 @@ VIEWPORT = {"width": 800, "height": 600}
 SITE_KEY = "site_Test-1"
 WAIT_S = 10.0
 
-# The wire format the collector validates (POST /collect): exact keys, types and limits.
+# The wire format the collector validates (POST /collect): exact keys, types and limits. A
+# beacon groups events by page ("pages" format); tests read them back flat, each event with
+# its batch's sid and vid and its page's pid and url, as the collector's loader does.
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+BATCH_KEYS = {"site", "sid", "vid", "pages"}
+PAGE_KEYS = {"pid", "url", "events"}
 COMMON_KEYS = {"type", "ts", "sid", "vid", "pid", "url", "vw", "vh", "dw", "dh"}
 TYPE_KEYS = {"pageview": {"ref"}, "click": {"sel", "x", "y"}, "scroll": {"depth"}}
 INT_KEYS = {"ts", "vw", "vh", "dw", "dh", "x", "y", "depth"}
@@ -98,13 +103,26 @@ def check_event(event: dict[str, Any]) -> None:
 
 
 def check_beacon(body: str) -> dict[str, Any]:
-    """Parse a request body and assert it is a valid beacon."""
+    """Parse a request body, assert it is a valid beacon, and return it with its events flat
+    under ``"events"`` (each with the batch's sid and vid and its page's pid and url)."""
     beacon = json.loads(body)
-    assert set(beacon) == {"site", "events"}, beacon
-    assert 1 <= len(beacon["events"]) <= 100
-    for event in beacon["events"]:
+    assert set(beacon) == BATCH_KEYS, beacon
+    assert beacon["pages"], beacon
+    events = []
+    for page in beacon["pages"]:
+        assert set(page) == PAGE_KEYS, page
+        assert page["events"], page
+        for event in page["events"]:
+            assert not {"sid", "vid", "pid", "url"} & set(event), event
+            ids = {"sid": beacon["sid"], "vid": beacon["vid"]}
+            events.append({**event, **ids, "pid": page["pid"], "url": page["url"]})
+    # Consecutive runs are merged: a new page entry means a new page view or URL.
+    runs = [(page["pid"], page["url"]) for page in beacon["pages"]]
+    assert all(a != b for a, b in itertools.pairwise(runs)), runs
+    assert 1 <= len(events) <= 100
+    for event in events:
         check_event(event)
-    return beacon
+    return {"site": beacon["site"], "events": events}
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from heliograph.collector import schema
-from heliograph.collector.enrich import (
-    CLOCK_SKEW_MS,
-    CookielessSessions,
-    DailySalt,
-    classify_user_agent,
-)
+from heliograph.collector.enrich import CookielessSessions, DailySalt, classify_user_agent
 from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
 from heliograph.collector.rejections import Rejections
 from heliograph.collector.sites import CachedSiteRegistry, SiteInfo
@@ -173,14 +168,13 @@ class Collector:
         scope["heliograph.tenant"] = site.tenant_id
         self._check_origin(headers, site)
         self._rate_limit(scope, site)
-        # A batch nearly always repeats one page's URL: check each distinct one once.
-        if not all(site.allows_url(url) for url in {event.url for event in beacon.events}):
+        if not all(site.allows_url(url) for url in beacon.urls):
             raise InputError(
                 "url_not_allowed", "event url is not on the site's domains", status=422
             )
-        batch = self._enrich(scope, headers.get(b"user-agent", b""), site, beacon)
+        received = self._enrich(scope, headers.get(b"user-agent", b""), site, beacon, body)
         try:
-            record = self.codec.seal(batch)
+            record = self.codec.seal_received(received)
         except KeyDestroyed:
             # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
             raise InputError("unknown_site", "no site has this key", status=404) from None
@@ -191,8 +185,8 @@ class Collector:
             await self.spool.append(record)
         except SpoolError:
             raise InputError("spool_unavailable", "try again later", status=503) from None
-        self.accepted_events += len(beacon.events)
-        return len(beacon.events)
+        self.accepted_events += beacon.events
+        return beacon.events
 
     async def _read_body(self, declared: bytes, receive: Receive) -> bytes:
         limit = self.limits.max_body_bytes
@@ -232,33 +226,34 @@ class Collector:
             raise RateLimited(wait)
 
     def _enrich(
-        self, scope: Scope, raw_agent: bytes, site: SiteInfo, beacon: schema.Beacon
-    ) -> schema.SpoolBatch:
+        self,
+        scope: Scope,
+        raw_agent: bytes,
+        site: SiteInfo,
+        beacon: schema.CheckedBeacon,
+        body: bytes,
+    ) -> schema.ReceivedBeacon:
+        """What the collector adds to a beacon: receive time, client class, visitor hash and,
+        for cookieless events, a server-side session. The loader applies it to each event
+        (schema.expand), so this costs the same for one event as for a hundred."""
         now = time.time()
-        received_ms = int(now * 1000)
-        oldest_ms = received_ms - CLOCK_SKEW_MS
         user_agent = bytes(raw_agent).decode("latin-1")
         client = classify_user_agent(user_agent)
         visitor_hash = self.salt.visitor_hash(site.site_id, _client_ip(scope), user_agent)
-        server_session = ""
-        for event in beacon.events:
-            # clamp_timestamp() inlined: this loop runs for every event collected.
-            if event.ts > received_ms or event.ts < oldest_ms:
-                event.ts = received_ms
-            if not event.vid:
-                # Cookieless: the device stores nothing, so the session lives here instead.
-                server_session = server_session or self.sessions.session_for(visitor_hash, now)
-                event.sid = server_session
-        return schema.SpoolBatch(
+        # Cookieless: the device stores nothing, so the session lives here instead.
+        session = self.sessions.session_for(visitor_hash, now) if beacon.cookieless else ""
+        return schema.ReceivedBeacon(
             batch_id=os.urandom(16),
             tenant_id=site.tenant_id,
             site_id=site.site_id,
-            received_ms=received_ms,
+            received_ms=int(now * 1000),
             visitor_hash=visitor_hash,
             device=client.device,
             browser=client.browser,
             os=client.os,
-            events=beacon.events,
+            session=session,
+            wire=beacon.wire,
+            body=body,
         )
 
     async def _reject(self, scope: Scope, send: Send, error: InputError, origin: bytes) -> None:
@@ -326,19 +321,13 @@ def _check_content_type(header: bytes) -> None:
         )
 
 
-def _decode(body: bytes) -> schema.Beacon:
+def _decode(body: bytes) -> schema.CheckedBeacon:
     try:
-        beacon = schema.beacon_decoder.decode(body)
-    except msgspec.ValidationError as error:
+        return schema.check_beacon(body)
+    except schema.BeaconError as error:
+        if error.malformed:
+            raise InputError("malformed_json", str(error), status=400) from None
         raise InputError("invalid_schema", str(error), status=422) from None
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        raise InputError("malformed_json", "body is not valid UTF-8 JSON", status=400) from None
-    bad = schema.check_ids(beacon)
-    if bad is not None:
-        raise InputError(
-            "invalid_schema", f"Expected only A-Z, a-z, 0-9, _ and - - at `{bad}`", status=422
-        )
-    return beacon
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -1,0 +1,250 @@
+"""The tag's "pages" format and the older flat "events" format: both validated as strictly,
+both spooled as received, and both expanded by the loader into the same events."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from heliograph.collector import schema
+from heliograph.collector.app import Collector
+from heliograph.collector.schema import MAX_EVENTS, SpoolBatch
+from heliograph.collector.spool import read_records, sealed_segments
+from heliograph.core.crypto.aead import DecryptionError
+
+from .conftest import event
+
+pytestmark = pytest.mark.anyio
+ORIGIN = {"Origin": "https://a.example", "Content-Type": "text/plain"}
+BATCH_FIELDS = ("sid", "vid", "pid", "url")
+
+
+def pages(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
+    """Group flat events as the tag does: ids once per batch, runs of one page view and URL."""
+    first = events[0]
+    runs: list[dict[str, Any]] = []
+    for item in events:
+        if not runs or (runs[-1]["pid"], runs[-1]["url"]) != (item["pid"], item["url"]):
+            runs.append({"pid": item["pid"], "url": item["url"], "events": []})
+        runs[-1]["events"].append({k: v for k, v in item.items() if k not in BATCH_FIELDS})
+    return {"site": site, "sid": first["sid"], "vid": first["vid"], "pages": runs}
+
+
+def flat(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
+    return {"site": site, "events": list(events)}
+
+
+async def post(client: httpx.AsyncClient, payload: dict[str, Any] | bytes) -> httpx.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return await client.post("/collect", content=body, headers=ORIGIN)
+
+
+async def spooled(collector: Collector) -> list[SpoolBatch]:
+    await collector.spool.close()
+    return [
+        collector.codec.open(record)
+        for path in sealed_segments(collector.spool.spool_dir)
+        for record in read_records(path).records
+    ]
+
+
+def visit() -> list[dict[str, Any]]:
+    """A page view, clicks, a hash change on the same page view, then an SPA navigation."""
+    start = int(time.time() * 1000) - 60_000
+    faq = "https://a.example/pricing#faq"
+    return [
+        event(ts=start, ref="https://news.example/"),
+        event(type="click", ts=start + 1000, sel="main > a.cta", x=10, y=900, dh=3100),
+        event(type="click", ts=start + 2000, sel="#faq", x=3, y=4, url=faq),
+        event(type="scroll", ts=start + 3000, depth=64, url=faq),
+        event(ts=start + 4000, pid="p2", url="https://a.example/docs", ref=faq),
+    ]
+
+
+def as_dicts(batch: SpoolBatch) -> list[dict[str, Any]]:
+    return [msgspec.structs.asdict(item) for item in batch.events]
+
+
+async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
+    from .conftest import make_collector
+
+    results: list[SpoolBatch] = []
+    for payload in (pages(*visit()), flat(*visit())):
+        collector = make_collector(tmp_path / f"spool-{len(results)}")
+        await collector.spool.start()
+        transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+            response = await post(client, payload)
+        assert (response.status_code, response.json()) == (202, {"accepted": 5})
+        (batch,) = await spooled(collector)
+        results.append(batch)
+    by_pages, by_events = results
+    assert as_dicts(by_pages) == as_dicts(by_events)
+    assert [e.pid for e in by_pages.events] == ["p1", "p1", "p1", "p1", "p2"]
+    assert by_pages.events[2].url == "https://a.example/pricing#faq"
+    assert by_pages.events[0].ref == "https://news.example/"
+    assert by_pages.events[1].ref == ""  # only page views carry a referrer
+    assert (by_pages.tenant_id, by_pages.site_id) == (by_events.tenant_id, by_events.site_id)
+
+
+async def test_a_pages_beacon_is_much_smaller_than_the_same_flat_one() -> None:
+    ids = {
+        "sid": "xLuGw9HEJxA8NExBiesvHg",
+        "vid": "9bFlIkpYt5HfavHYMD5hzQ",
+        "pid": "e9XUfkRvzsKj2BFzYRDleA",
+    }
+    many = [
+        event(type="click", ts=1_700_000_000_000 + i, sel="a", x=i, y=i, **ids) for i in range(20)
+    ]
+    assert len(json.dumps(pages(*many))) < 0.6 * len(json.dumps(flat(*many)))
+
+
+async def test_cookieless_pages_get_the_servers_session(
+    client: httpx.AsyncClient, collector: Collector
+) -> None:
+    anonymous = [event(vid="", sid="tab1"), event(type="scroll", vid="", sid="tab1", depth=5)]
+    assert (await post(client, pages(*anonymous))).status_code == 202
+    assert (await post(client, pages(*anonymous))).status_code == 202
+    first, second = await spooled(collector)
+    sessions = {e.sid for e in first.events + second.events}
+    assert len(sessions) == 1 and sessions.pop().startswith("c")
+    assert {e.vid for e in first.events} == {""}
+    assert first.visitor_hash == second.visitor_hash != ""
+
+
+async def test_client_clocks_are_clamped_when_expanded(
+    client: httpx.AsyncClient, collector: Collector
+) -> None:
+    payload = pages(event(ts=2**52), event(type="scroll", ts=1, depth=9))
+    assert (await post(client, payload)).status_code == 202
+    (batch,) = await spooled(collector)
+    assert [e.ts for e in batch.events] == [batch.received_ms, batch.received_ms]
+
+
+def _with(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(payload))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+GOOD = pages(*visit())
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "says"),
+    [
+        (_with(GOOD, ("pages", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
+        (_with(GOOD, ("pages", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
+        (_with(GOOD, ("pages",), []), "invalid_schema", "$.pages"),
+        (_with(GOOD, ("pages", 1, "events"), []), "invalid_schema", "$.pages[1].events"),
+        (_with(GOOD, ("pages", 1, "pid"), "p 2"), "invalid_schema", "$.pages[1].pid"),
+        (_with(GOOD, ("pages", 1, "pid"), ""), "invalid_schema", "$.pages[1].pid"),
+        (_with(GOOD, ("sid",), "s\u00e9"), "invalid_schema", "$.sid"),
+        (_with(GOOD, ("vid",), "v/1"), "invalid_schema", "$.vid"),
+        (_with(GOOD, ("sid",), 7), "invalid_schema", "$.sid"),
+        (_with(GOOD, ("pages", 0, "url"), "x" * 2049), "invalid_schema", "$.pages[0].url"),
+        (_with(GOOD, ("pages", 0, "events", 0, "type"), "hover"), "invalid_schema", "type"),
+        (_with(GOOD, ("pages", 1, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
+        (_with(GOOD, ("pages", 1, "url"), "javascript:alert(1)"), "url_not_allowed", "domains"),
+        (_with(GOOD, ("site",), "nope"), "unknown_site", "no site"),
+    ],
+)
+async def test_bad_pages_beacons_get_their_code(
+    client: httpx.AsyncClient,
+    collector: Collector,
+    payload: dict[str, Any],
+    code: str,
+    says: str,
+) -> None:
+    response = await post(client, payload)
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"] == code
+    assert says in response.json()["message"]
+    assert (await post(client, GOOD)).status_code == 202  # and the collector keeps serving
+    assert collector.spool.records_written == 1
+
+
+async def test_more_than_the_limit_of_events_across_pages_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    half = MAX_EVENTS // 2 + 1
+    runs = [
+        {"pid": f"p{n}", "url": "https://a.example/", "events": [{"type": "click", "ts": 1}] * half}
+        for n in range(2)
+    ]
+    response = await post(client, {"site": "key-a", "sid": "s", "vid": "v", "pages": runs})
+    assert response.status_code == 422
+    assert f"at most {MAX_EVENTS} events" in response.json()["message"]
+
+
+async def test_a_flat_beacon_gets_the_flat_formats_error(client: httpx.AsyncClient) -> None:
+    response = await post(client, flat(event(sid="bad id")))
+    assert response.json()["message"].endswith("at `$.events[0].sid`")
+    response = await post(client, flat(event(extra=1)))
+    assert "unknown field `extra`" in response.json()["message"]
+    response = await post(client, b'{"site": "key-a", "events": [}')
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+
+
+def test_records_of_the_earlier_spool_format_still_open(tmp_path: Any) -> None:
+    from .conftest import make_codec
+
+    codec = make_codec(tmp_path)
+    batch = SpoolBatch(
+        batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
+        device="desktop", browser="Firefox", os="Linux",
+        events=[schema.WireEvent(type="pageview", ts=5, sid="s", pid="p", url="https://a.example/")],
+    )  # fmt: skip
+    assert codec.open(codec.seal(batch)) == batch
+
+
+def test_a_record_of_an_unknown_format_is_refused(tmp_path: Any) -> None:
+    from .conftest import make_codec
+
+    codec = make_codec(tmp_path)
+    received = schema.ReceivedBeacon(
+        batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
+        device="desktop", browser="Firefox", os="Linux", session="", wire=9, body=b"{}",
+    )  # fmt: skip
+    with pytest.raises(DecryptionError, match="wire format 9"):
+        codec.open(codec.seal_received(received))
+    envelope = msgspec.msgpack.decode(codec.seal_received(received))
+    envelope[2] = 7
+    with pytest.raises(DecryptionError, match="unknown format 7"):
+        codec.open(msgspec.msgpack.encode(envelope))
+
+
+def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
+    from heliograph.collector.schema import ReceivedBeacon, expand
+    from heliograph.simulate import TrafficModel, _take, beacon_payload
+
+    model = TrafficModel("a.example", days=1, seed=7)
+    for batch in _take(model, 400):
+        body = json.dumps(beacon_payload("key-a", batch.events)).encode()
+        checked = schema.check_beacon(body)
+        assert checked.events == len(batch.events)
+        received = ReceivedBeacon(
+            batch_id=b"b" * 16, tenant_id=1, site_id=11, visitor_hash="h",
+            received_ms=max(int(e["ts"]) for e in batch.events),  # type: ignore[call-overload]
+            device="desktop", browser="Firefox", os="Linux", session="", wire=checked.wire,
+            body=body,
+        )  # fmt: skip
+        expanded = [msgspec.structs.asdict(e) for e in expand(received).events]
+        sent = [msgspec.structs.asdict(schema.WireEvent(**e)) for e in batch.events]  # type: ignore[arg-type]
+        assert expanded == sent
+
+
+def test_a_batch_mixing_sessions_is_sent_flat() -> None:
+    from heliograph.simulate import beacon_payload
+
+    payload = beacon_payload("key-a", [event(), event(sid="s2")])
+    assert set(payload) == {"site", "events"}
+    assert schema.check_beacon(json.dumps(payload).encode()).wire == schema.WIRE_EVENTS
