@@ -19,7 +19,7 @@ from heliograph.collector import schema
 from heliograph.collector.enrich import CookielessSessions, DailySalt, classify_user_agent
 from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
 from heliograph.collector.rejections import Rejections
-from heliograph.collector.sites import CachedSiteRegistry, SiteInfo
+from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, host_allowed
 from heliograph.collector.spool import SpoolError, SpoolWriter
 from heliograph.core.config import CollectorLimits
 from heliograph.core.crypto.aead import DecryptionError
@@ -154,15 +154,24 @@ class Collector:
         except InputError as error:
             await self._reject(scope, send, error, origin)
             return
-        cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
-        await _respond(send, 202, {"accepted": accepted}, extra=cors)
+        headers_out = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body := _accepted_body(accepted))).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        if origin:
+            headers_out += [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        await send({"type": "http.response.start", "status": 202, "headers": headers_out})
+        await send({"type": "http.response.body", "body": body})
 
     async def _collect(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> int:
         _check_content_type(headers.get(b"content-type", b""))
         body = await self._read_body(headers.get(b"content-length", b""), receive)
         beacon = _decode(body)
         scope["heliograph.site"] = beacon.site
-        site = await self.registry.get(beacon.site)
+        site = self.registry.cached(beacon.site)
+        if site is False:
+            site = await self.registry.get(beacon.site)
         if site is None:
             raise InputError("unknown_site", "no site has this key", status=404)
         scope["heliograph.tenant"] = site.tenant_id
@@ -212,16 +221,16 @@ class Collector:
             raise InputError(
                 "origin_missing", "an Origin or Referer header is required", status=403
             )
-        host = _origin_host(bytes(origin))
-        if not host or not site.allows_host(host):
+        if not _origin_allowed(site.allowed_domains, bytes(origin)):
             raise InputError(
                 "origin_not_allowed", "origin is not one of the site's domains", status=403
             )
 
     def _rate_limit(self, scope: Scope, site: SiteInfo) -> None:
-        wait = self.site_buckets.take(site.key)
+        now = time.monotonic()
+        wait = self.site_buckets.take(site.key, now)
         if not wait:
-            wait = self.client_buckets.take((site.site_id, _client_ip(scope)))
+            wait = self.client_buckets.take((site.site_id, _client_ip(scope)), now)
         if wait:
             raise RateLimited(wait)
 
@@ -305,12 +314,18 @@ class Collector:
 
 
 @lru_cache(maxsize=4096)
-def _origin_host(origin: bytes) -> str:
-    """Return the host named by an Origin or Referer value ("" if none); origins repeat."""
+def _origin_allowed(domains: tuple[str, ...], origin: bytes) -> bool:
+    """Whether an Origin or Referer value names one of the domains; origins repeat."""
     try:
-        return urlsplit(origin.decode("latin-1")).hostname or ""
+        host = urlsplit(origin.decode("latin-1")).hostname or ""
     except ValueError:
-        return ""
+        return False
+    return bool(host) and host_allowed(domains, host)
+
+
+@lru_cache(maxsize=schema.MAX_EVENTS + 1)
+def _accepted_body(count: int) -> bytes:
+    return _json.encode({"accepted": count})
 
 
 def _check_content_type(header: bytes) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,12 +21,23 @@ class SiteInfo:
 
     def allows_host(self, host: str) -> bool:
         """Return True if ``host`` is an allowed domain (``*.example.com`` covers subdomains)."""
-        return _host_allowed(self.allowed_domains, host.lower().rstrip("."))
+        return host_allowed(self.allowed_domains, host)
 
     def allows_url(self, url: str) -> bool:
         """Return True if ``url`` is http(s) on an allowed domain."""
-        host = url_host(url)
-        return host is not None and _host_allowed(self.allowed_domains, host)
+        return _url_allowed(self.allowed_domains, url)
+
+
+def host_allowed(domains: tuple[str, ...], host: str) -> bool:
+    """Return True if ``host`` is one of ``domains`` (``*.example.com`` covers subdomains)."""
+    return _host_allowed(domains, host.lower().rstrip("."))
+
+
+@lru_cache(maxsize=4096)
+def _url_allowed(domains: tuple[str, ...], url: str) -> bool:
+    # A site's beacons name the same pages over and over: parse each URL once.
+    host = url_host(url)
+    return host is not None and _host_allowed(domains, host)
 
 
 @lru_cache(maxsize=8192)
@@ -89,6 +101,13 @@ class CachedSiteRegistry:
         self._negative_ttl = negative_ttl
         self._max_entries = max_entries
         self._cache: dict[str, tuple[float, SiteInfo | None]] = {}
+
+    def cached(self, key: str) -> SiteInfo | Literal[False] | None:
+        """Return the cached answer for ``key`` without awaiting, or False if there is none."""
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return False
 
     async def get(self, key: str) -> SiteInfo | None:
         now = time.monotonic()

@@ -172,12 +172,23 @@ class SpoolWriter:
         self._wakeup = asyncio.Event()
         self._segment: _Segment | None = None
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.records_written = 0
 
     async def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._task = asyncio.create_task(self._run(), name="spool-writer")
+        self._tick()
+
+    def _tick(self) -> None:
+        # Wake the writer now and then so an idle open segment is sealed for the loader. A
+        # timer, not a timeout on every wait: asyncio.wait_for would cost a task per commit.
+        if not self._closed:
+            self._wakeup.set()
+            self._timer = asyncio.get_running_loop().call_later(
+                self.segment_seconds / 2, self._tick
+            )
 
     async def append(self, payload: bytes) -> None:
         """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
@@ -191,6 +202,8 @@ class SpoolWriter:
     async def close(self) -> None:
         """Flush what is pending, seal the open segment and stop."""
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -198,8 +211,7 @@ class SpoolWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.segment_seconds / 2)
+            await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._pending = self._pending, []
             if batch:

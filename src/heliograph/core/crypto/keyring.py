@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,6 +66,12 @@ def _context(tenant_id: int, key_id: str) -> bytes:
     return f"tenant={tenant_id}|key={key_id}".encode()
 
 
+@lru_cache(maxsize=4096)
+def _header(key_id: str) -> bytes:
+    return MAGIC + struct.pack("B", len(key_id)) + key_id.encode("ascii")
+
+
+@lru_cache(maxsize=4096)
 def _associated(tenant_id: int, purpose: str, key_id: str) -> bytes:
     return b"|".join((MAGIC, str(tenant_id).encode(), purpose.encode(), key_id.encode()))
 
@@ -101,8 +108,7 @@ class Keyring:
     def encrypt(self, tenant_id: int, purpose: str, plaintext: bytes) -> bytes:
         """Encrypt under the tenant's active data key (created on first use)."""
         key_id, key = self._active(tenant_id)
-        header = MAGIC + struct.pack("B", len(key_id)) + key_id.encode("ascii")
-        return header + seal(key, plaintext, _associated(tenant_id, purpose, key_id))
+        return _header(key_id) + seal(key, plaintext, _associated(tenant_id, purpose, key_id))
 
     def decrypt(self, tenant_id: int, purpose: str, blob: bytes) -> bytes:
         """Decrypt a ciphertext made by :meth:`encrypt` for the same tenant and purpose."""
