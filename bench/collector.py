@@ -352,6 +352,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="before each run, wait up to S seconds for other processes to go quiet",
     )
+    parser.add_argument(
+        "--wire",
+        choices=("pages", "events"),
+        default="pages",
+        help="beacon format: the tag's (pages) or the older flat one every event repeats ids in",
+    )
     parser.add_argument("--out", help="also write the JSON document to this file")
     parser.add_argument("--tmpdir", help="where to put spools and scripts (default: $TMPDIR)")
     args = parser.parse_args(argv)
@@ -366,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         machine = machine_info(workdir)
         log(f"machine: {machine['nproc']} x {machine['cpu_model']}, kernel {machine['kernel']}")
-        bodies = {batch: beacon_body(batch) for batch in batches}
+        bodies = {batch: beacon_body(batch, wire=args.wire) for batch in batches}
         scripts = {batch: write_lua(workdir, bodies[batch], f"b{batch}") for batch in batches}
         runs: list[dict[str, Any]] = []
         for repeat in range(args.repeat):
@@ -441,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             "uvicorn": "1 worker, --loop uvloop --http httptools --no-access-log "
             "--lifespan on --no-proxy-headers (as heliograph.server runs it)",
             "request": "POST /collect, Content-Type: text/plain, Origin: " + ORIGIN,
+            "wire": args.wire,
             "body_bytes": {str(batch): len(body) for batch, body in bodies.items()},
             "collector": "real Collector, StaticSiteRegistry behind CachedSiteRegistry, "
             "SpoolWriter with load_settings() defaults (fsync on), rate limits raised to 1e9",

@@ -243,7 +243,7 @@ def simulate_into_spool(
     written = 0
     segment: list[bytes] = []
     for batch in _take(model, total):
-        segment.append(frame(codec.seal(_spool_batch(site, batch))))
+        segment.append(frame(codec.seal_received(_received(site, batch))))
         written += len(batch.events)
         if not quiet:
             progress.advance(len(batch.events))
@@ -257,19 +257,22 @@ def simulate_into_spool(
     return written
 
 
-def _spool_batch(site: SiteInfo, batch: SimBatch) -> schema.SpoolBatch:
+def _received(site: SiteInfo, batch: SimBatch) -> schema.ReceivedBeacon:
+    """The spool record the collector would write for this batch, had the tag sent it."""
     client = classify_user_agent(batch.user_agent)
-    events = [schema.WireEvent(**event) for event in batch.events]  # type: ignore[arg-type]
-    return schema.SpoolBatch(
+    body = json.dumps(beacon_payload(site.key, batch.events), separators=(",", ":")).encode()
+    return schema.ReceivedBeacon(
         batch_id=secrets.token_bytes(16),
         tenant_id=site.tenant_id,
         site_id=site.site_id,
-        received_ms=max(e.ts for e in events),
+        received_ms=max(int(event["ts"]) for event in batch.events),  # type: ignore[call-overload]
         visitor_hash="",
         device=client.device,
         browser=client.browser,
         os=client.os,
-        events=events,
+        session="",
+        wire=schema.check_beacon(body).wire,  # validated as the collector would
+        body=body,
     )
 
 
