@@ -186,3 +186,49 @@ def test_a_tenant_deleted_during_its_insert_leaves_no_rows(
     Loader(spool, codec).run_once()
     assert store.count_events(TenantScope(tenant)) == 0
     assert store.count_events(TenantScope(TENANT_B)) == before_b + 1
+
+
+def test_beacons_spooled_as_received_load_as_their_events(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
+    """Records as the collector writes them (format 2, the tag's pages format, a cookieless
+    session) reach the store one row per event, under their tenant only."""
+    import json
+
+    from heliograph.collector.schema import WIRE_PAGES, ReceivedBeacon
+
+    now = int(time.time() * 1000)
+    body = json.dumps(
+        {"site": "k", "sid": "tab", "vid": "", "pages": [
+            {"pid": "pv1", "url": "https://a.example/one", "events": [
+                {"type": "pageview", "ts": now - 50, "ref": "https://news.example/"},
+                {"type": "click", "ts": now - 40, "sel": "a.buy", "x": 7, "y": 9},
+            ]},
+            {"pid": "pv2", "url": "https://a.example/two", "events": [
+                {"type": "scroll", "ts": now + 10**9, "depth": 40},  # a clock far ahead
+            ]},
+        ]}
+    ).encode()  # fmt: skip
+    received = ReceivedBeacon(
+        batch_id=secrets.token_bytes(16), tenant_id=TENANT_A, site_id=3, received_ms=now,
+        visitor_hash="hash", device="mobile", browser="Safari", os="iOS", session="cserver",
+        wire=WIRE_PAGES, body=body,
+    )  # fmt: skip
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "0001-r.seg").write_bytes(frame(codec.seal_received(received)))
+    before_b = store.count_events(TenantScope(TENANT_B))
+    assert Loader(spool, codec).run_once().events == 3
+    ids = [event_id(received.batch_id, i) for i in range(3)]
+    assert store.existing_event_ids(TenantScope(TENANT_A), ids) == set(ids)
+    assert store.existing_event_ids(TenantScope(TENANT_B), ids) == set()
+    assert store.count_events(TenantScope(TENANT_B)) == before_b
+    rows = to_rows(codec.open(codec.seal_received(received)))
+    assert [(r.pageview_id, r.path, r.type) for r in rows] == [
+        ("pv1", "/one", "pageview"), ("pv1", "/one", "click"), ("pv2", "/two", "scroll"),
+    ]  # fmt: skip
+    assert {r.session_id for r in rows} == {"cserver"}  # cookieless: the collector's session
+    assert {r.visitor_id for r in rows} == {"hash"}
+    assert rows[0].referrer_host == "news.example"
+    assert (rows[1].selector, rows[1].x, rows[1].y) == ("a.buy", 7, 9)
+    assert rows[2].ts == rows[2].received  # clamped to the receive time

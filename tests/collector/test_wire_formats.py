@@ -74,7 +74,8 @@ async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
     from .conftest import make_collector
 
     results: list[SpoolBatch] = []
-    for payload in (pages(*visit()), flat(*visit())):
+    events = visit()
+    for payload in (pages(*events), flat(*events)):
         collector = make_collector(tmp_path / f"spool-{len(results)}")
         await collector.spool.start()
         transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
@@ -85,6 +86,7 @@ async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
         results.append(batch)
     by_pages, by_events = results
     assert as_dicts(by_pages) == as_dicts(by_events)
+    assert by_pages.events[0].sid == "s1"  # a visitor id: the tag's session is kept
     assert [e.pid for e in by_pages.events] == ["p1", "p1", "p1", "p1", "p2"]
     assert by_pages.events[2].url == "https://a.example/pricing#faq"
     assert by_pages.events[0].ref == "https://news.example/"
@@ -220,6 +222,35 @@ def test_a_record_of_an_unknown_format_is_refused(tmp_path: Any) -> None:
     envelope[2] = 7
     with pytest.raises(DecryptionError, match="unknown format 7"):
         codec.open(msgspec.msgpack.encode(envelope))
+    # The format number is outside the ciphertext, but each format is sealed for a purpose of
+    # its own: a record relabelled as the other format fails authentication.
+    envelope[2] = 1
+    with pytest.raises(DecryptionError, match="authentication"):
+        codec.open(msgspec.msgpack.encode(envelope))
+
+
+def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any) -> None:
+    """The collector is the gate: the loader must not refuse what it acknowledged, even when a
+    later version tightens a limit or the tag adds a field."""
+    from .conftest import make_codec
+
+    codec = make_codec(tmp_path)
+    body = json.dumps(
+        {
+            "site": "key-a", "sid": "s", "vid": "v", "later": 1,
+            "pages": [{"pid": "p", "url": "https://a.example/" + "x" * 5000, "events": [
+                {"type": "click", "ts": 5, "sel": "s" * 900, "x": 1, "y": 2, "added": True},
+            ]}],
+        }
+    ).encode()  # fmt: skip
+    received = schema.ReceivedBeacon(
+        batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
+        device="desktop", browser="Firefox", os="Linux", session="", wire=schema.WIRE_PAGES,
+        body=body,
+    )  # fmt: skip
+    (loaded,) = codec.open(codec.seal_received(received)).events
+    assert (loaded.sel, loaded.x, loaded.y, loaded.sid) == ("s" * 900, 1, 2, "s")
+    assert len(loaded.url) == len("https://a.example/") + 5000
 
 
 def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
@@ -230,6 +261,7 @@ def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
     for batch in _take(model, 400):
         body = json.dumps(beacon_payload("key-a", batch.events)).encode()
         checked = schema.check_beacon(body)
+        assert checked.wire == schema.WIRE_PAGES  # one visitor and session per batch
         assert checked.events == len(batch.events)
         received = ReceivedBeacon(
             batch_id=b"b" * 16, tenant_id=1, site_id=11, visitor_hash="h",
@@ -248,3 +280,21 @@ def test_a_batch_mixing_sessions_is_sent_flat() -> None:
     payload = beacon_payload("key-a", [event(), event(sid="s2")])
     assert set(payload) == {"site", "events"}
     assert schema.check_beacon(json.dumps(payload).encode()).wire == schema.WIRE_EVENTS
+
+
+async def test_cookieless_beacons_expand_alike_in_both_formats(tmp_path: Any) -> None:
+    from .conftest import make_collector
+
+    anonymous = [{**item, "vid": ""} for item in visit()]
+    expanded = []
+    for payload in (pages(*anonymous), flat(*anonymous)):
+        collector = make_collector(tmp_path / f"spool-{len(expanded)}")
+        await collector.spool.start()
+        transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+            assert (await post(client, payload)).status_code == 202
+        (batch,) = await spooled(collector)
+        expanded.append([{**row, "sid": "*"} for row in as_dicts(batch)])
+        assert len({e.sid for e in batch.events}) == 1
+        assert batch.events[0].sid.startswith("c")  # the server's session, not the tab's
+    assert expanded[0] == expanded[1]

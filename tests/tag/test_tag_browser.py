@@ -496,3 +496,27 @@ def test_without_a_site_key_the_tag_does_nothing(site: TagSite, context: Browser
     hide(page)
     assert calls(page) == []
     assert page.evaluate(STORED) == {"local": {}, "session": 0, "cookie": ""}
+
+
+def test_a_batch_ends_when_the_visitor_id_changes(site: TagSite, context: BrowserContext) -> None:
+    """Ids are stated once per batch, so events of another visitor start a new one: here the
+    storage fails mid-page and the tag carries on cookieless."""
+    context.add_init_script(SPY)
+    page = open_tagged(context, site.page("home"))
+    page.evaluate(
+        """() => {
+        const button = document.querySelector('#app button');
+        button.click();  // queued under the stored visitor id
+        Storage.prototype.setItem = () => { throw new DOMException('full', 'QuotaExceededError'); };
+        button.click();  // the session write fails: no visitor id from here on
+    }"""
+    )
+    hide(page)
+    site.wait_for(lambda events: len(events) >= 3)
+    bodies = [json.loads(body) for how, _url, body, *_ in calls(page) if how == "beacon"]
+    assert len(bodies) == 2
+    first, second = bodies
+    assert first["vid"] != "" and second["vid"] == ""
+    assert [e["type"] for run in first["pages"] for e in run["events"]] == ["pageview", "click"]
+    assert next(e["type"] for run in second["pages"] for e in run["events"]) == "click"
+    assert first["sid"] == second["sid"]  # the same session, now kept in memory

@@ -242,14 +242,55 @@ class ReceivedBeacon(msgspec.Struct, array_like=True, gc=False):
     body: bytes
 
 
+# The loader reads spooled bodies with these: the same fields without limits, unknown fields
+# ignored. A body the collector accepted must load even after a later version tightens a
+# limit or the tag gains a field; the collector's check is the gate, not this.
+class _StoredEvent(msgspec.Struct, gc=False):
+    type: str
+    ts: int
+    sid: str = ""
+    pid: str = ""
+    url: str = ""
+    vid: str = ""
+    vw: int = 0
+    vh: int = 0
+    dw: int = 0
+    dh: int = 0
+    ref: str = ""
+    sel: str = ""
+    x: int = 0
+    y: int = 0
+    depth: int = 0
+
+
+class _StoredPage(msgspec.Struct, gc=False):
+    pid: str
+    url: str
+    events: list[_StoredEvent]
+
+
+class _StoredPageBeacon(msgspec.Struct):
+    sid: str
+    pages: list[_StoredPage]
+    vid: str = ""
+
+
+class _StoredBeacon(msgspec.Struct):
+    events: list[_StoredEvent]
+
+
 beacon_decoder = msgspec.json.Decoder(Beacon)
 _page_beacon_decoder = msgspec.json.Decoder(PageBeacon)
+_stored_pages_decoder = msgspec.json.Decoder(_StoredPageBeacon)
+_stored_events_decoder = msgspec.json.Decoder(_StoredBeacon)
 spool_encoder = msgspec.msgpack.Encoder()
 spool_decoder = msgspec.msgpack.Decoder(SpoolBatch)
 _received_decoder = msgspec.msgpack.Decoder(ReceivedBeacon)
 
 # Envelope formats: 1 holds a SpoolBatch (written by versions before the collector spooled
-# beacons as received, and by `heliograph simulate` into the spool), 2 a ReceivedBeacon.
+# beacons as received), 2 a ReceivedBeacon. This version reads both; a version before format 2
+# would quarantine segments of format 2 records (the loader keeps them, it does not drop them),
+# so a downgrade must first let the loader empty the spool.
 RECORD_BATCH = 1
 RECORD_RECEIVED = 2
 
@@ -273,37 +314,27 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
     session = received.session
     events: list[WireEvent]
     if received.wire == WIRE_PAGES:
-        beacon = _page_beacon_decoder.decode(received.body)
+        beacon = _stored_pages_decoder.decode(received.body)
         sid = session if session and not beacon.vid else beacon.sid
         vid = beacon.vid
         events = [
-            WireEvent(
-                type=event.type,
-                ts=event.ts if oldest_ms <= event.ts <= received_ms else received_ms,
-                sid=sid,
-                pid=page.pid,
-                url=page.url,
-                vid=vid,
-                vw=event.vw,
-                vh=event.vh,
-                dw=event.dw,
-                dh=event.dh,
-                ref=event.ref,
-                sel=event.sel,
-                x=event.x,
-                y=event.y,
-                depth=event.depth,
-            )
+            _wire_event(event, oldest_ms, received_ms, sid, page.pid, page.url, vid)
             for page in beacon.pages
             for event in page.events
         ]
     elif received.wire == WIRE_EVENTS:
-        events = beacon_decoder.decode(received.body).events
-        for event in events:
-            if not oldest_ms <= event.ts <= received_ms:
-                event.ts = received_ms
-            if session and not event.vid:
-                event.sid = session
+        events = [
+            _wire_event(
+                event,
+                oldest_ms,
+                received_ms,
+                session if session and not event.vid else event.sid,
+                event.pid,
+                event.url,
+                event.vid,
+            )
+            for event in _stored_events_decoder.decode(received.body).events
+        ]
     else:
         raise DecryptionError(f"spool record has an unknown wire format {received.wire}")
     return SpoolBatch(
@@ -321,6 +352,10 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
 
 _envelope_decoder = msgspec.msgpack.Decoder(SpoolEnvelope)
 SPOOL_PURPOSE = "spool"
+# Format 2 records are sealed for a purpose of their own: the envelope's format number is not
+# encrypted, so binding the format into the associated data makes a flipped number fail
+# authentication instead of reaching a decoder.
+RECEIVED_PURPOSE = "spool.received"
 
 
 def record_key(record: bytes) -> tuple[int, str]:
@@ -330,6 +365,28 @@ def record_key(record: bytes) -> tuple[int, str]:
     """
     envelope = _envelope_decoder.decode(record)
     return envelope.tenant_id, key_id_of(envelope.sealed)
+
+
+def _wire_event(
+    event: _StoredEvent, oldest_ms: int, received_ms: int, sid: str, pid: str, url: str, vid: str
+) -> WireEvent:
+    return WireEvent(
+        type=event.type,  # type: ignore[arg-type]  # validated by the collector
+        ts=event.ts if oldest_ms <= event.ts <= received_ms else received_ms,
+        sid=sid,
+        pid=pid,
+        url=url,
+        vid=vid,
+        vw=event.vw,
+        vh=event.vh,
+        dw=event.dw,
+        dh=event.dh,
+        ref=event.ref,
+        sel=event.sel,
+        x=event.x,
+        y=event.y,
+        depth=event.depth,
+    )
 
 
 class SpoolCodec:
@@ -346,20 +403,22 @@ class SpoolCodec:
     def seal_received(self, received: ReceivedBeacon) -> bytes:
         """Seal a beacon as received (format 2); the loader expands it."""
         tenant_id = received.tenant_id
-        sealed = self.keyring.encrypt(tenant_id, SPOOL_PURPOSE, spool_encoder.encode(received))
+        sealed = self.keyring.encrypt(tenant_id, RECEIVED_PURPOSE, spool_encoder.encode(received))
         return spool_encoder.encode(SpoolEnvelope(tenant_id, sealed, RECORD_RECEIVED))
 
     def open(self, record: bytes) -> SpoolBatch:
         """Return the batch of a record; raise DecryptionError or msgspec errors if it is bad."""
         envelope = _envelope_decoder.decode(record)
-        plain = self.keyring.decrypt(envelope.tenant_id, SPOOL_PURPOSE, envelope.sealed)
-        if envelope.format == RECORD_RECEIVED:
+        if envelope.format not in (RECORD_BATCH, RECORD_RECEIVED):
+            raise DecryptionError(f"spool record has an unknown format {envelope.format}")
+        received_format = envelope.format == RECORD_RECEIVED
+        purpose = RECEIVED_PURPOSE if received_format else SPOOL_PURPOSE
+        plain = self.keyring.decrypt(envelope.tenant_id, purpose, envelope.sealed)
+        if received_format:
             received = _received_decoder.decode(plain)
             if received.tenant_id != envelope.tenant_id:
                 raise DecryptionError("spool record names another tenant than its batch")
             return expand(received)
-        if envelope.format != RECORD_BATCH:
-            raise DecryptionError(f"spool record has an unknown format {envelope.format}")
         batch = spool_decoder.decode(plain)
         if batch.tenant_id != envelope.tenant_id:
             raise DecryptionError("spool record names another tenant than its batch")
