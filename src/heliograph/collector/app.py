@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 import msgspec
 
 from heliograph.collector import schema
-from heliograph.collector.enrich import CookielessSessions, DailySalt, classify_user_agent
+from heliograph.collector.enrich import (
+    CookielessSessions,
+    DailySalt,
+    classify_user_agent,
+    prepare_classifier,
+)
 from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
 from heliograph.collector.rejections import Rejections
 from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, host_allowed
@@ -85,6 +90,7 @@ class Collector:
         self.fallback = fallback
         self.ready = ready
         self.tag = Tag.load()
+        prepare_classifier()
         self.salt = DailySalt()
         self.sessions = CookielessSessions()
         self.site_buckets = TokenBuckets(rate=limits.site_rate_per_s, burst=limits.site_burst)

@@ -37,6 +37,12 @@ def classify_user_agent(user_agent: str) -> Client:
     return Client(_device_class(user_agent, family), browser[:64], os_family[:64])
 
 
+def prepare_classifier() -> None:
+    """Build the user-agent parser's matchers now (about 0.25 s) rather than inside the first
+    beacon, where it would stall the event loop and every request waiting on it."""
+    ua_parser.parse("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0")
+
+
 def _device_class(user_agent: str, family: str) -> str:
     lowered = user_agent.lower()
     if family == "Spider" or "bot" in lowered or "crawler" in lowered or "spider" in lowered:
