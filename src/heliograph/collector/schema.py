@@ -43,33 +43,6 @@ SiteKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 
 
-class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    """One event as the tag sends it."""
-
-    type: Literal["pageview", "click", "scroll"]
-    ts: EpochMs
-    sid: Id
-    pid: PageviewId
-    url: Url
-    vid: Id = ""
-    vw: Pixels = 0
-    vh: Pixels = 0
-    dw: Pixels = 0
-    dh: Pixels = 0
-    ref: Url = ""
-    sel: Annotated[str, msgspec.Meta(max_length=MAX_SELECTOR)] = ""
-    x: Coordinate = 0
-    y: Coordinate = 0
-    depth: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
-
-
-class Beacon(msgspec.Struct, forbid_unknown_fields=True):
-    """A batch of events for one site, every field on every event (the "events" format)."""
-
-    site: SiteKey
-    events: Annotated[list[WireEvent], msgspec.Meta(min_length=1, max_length=MAX_EVENTS)]
-
-
 class PageEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """One event of a page run: what changes from event to event."""
 
@@ -84,6 +57,25 @@ class PageEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, 
     x: Coordinate = 0
     y: Coordinate = 0
     depth: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
+
+
+class WireEvent(PageEvent, kw_only=True):
+    """One event with every field on it: the flat format's events, and what the loader stores.
+
+    A PageEvent plus the ids that the "pages" format states once per batch or page run.
+    """
+
+    sid: Id
+    pid: PageviewId
+    url: Url
+    vid: Id = ""
+
+
+class Beacon(msgspec.Struct, forbid_unknown_fields=True):
+    """A batch of events for one site, every field on every event (the "events" format)."""
+
+    site: SiteKey
+    events: Annotated[list[WireEvent], msgspec.Meta(min_length=1, max_length=MAX_EVENTS)]
 
 
 class Page(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -211,8 +203,9 @@ def check_ids(beacon: Beacon) -> str | None:
     return None  # pragma: no cover - the joined check and the loop agree
 
 
-class SpoolBatch(msgspec.Struct, array_like=True, gc=False):
-    """A beacon's events, enriched, as the loader stores them (never the raw IP)."""
+class _Received(msgspec.Struct, array_like=True, gc=False):
+    """What the collector learnt about a beacon (never the raw IP); the first fields of both
+    spool record bodies, in this order."""
 
     batch_id: bytes  # 16 random bytes; event ids derive from it and the event's index
     tenant_id: int
@@ -222,21 +215,18 @@ class SpoolBatch(msgspec.Struct, array_like=True, gc=False):
     device: str
     browser: str
     os: str
+
+
+class SpoolBatch(_Received):
+    """A beacon's events, enriched, as the loader stores them."""
+
     events: list[WireEvent]
 
 
-class ReceivedBeacon(msgspec.Struct, array_like=True, gc=False):
+class ReceivedBeacon(_Received):
     """What the collector makes durable: a valid beacon as received, and what it learnt about
-    it (never the raw IP). The loader expands it with :func:`expand`."""
+    it. The loader expands it with :func:`expand`."""
 
-    batch_id: bytes  # 16 random bytes; event ids derive from it and the event's index
-    tenant_id: int
-    site_id: int
-    received_ms: int
-    visitor_hash: str  # salted daily hash standing in for a visitor id in cookieless mode
-    device: str
-    browser: str
-    os: str
     session: str  # the server-side session of cookieless events ("" if none)
     wire: int  # WIRE_EVENTS or WIRE_PAGES
     body: bytes
