@@ -38,7 +38,8 @@ def test_visitor_hashes_differ_by_site_address_agent_and_salt() -> None:
         DailySalt().visitor_hash(1, "192.0.2.1", "UA"),
     }
     assert first not in others and len(others) == 4
-    assert "192" not in first
+    # (Whether the raw address reaches the spool is tested on the spooled bytes themselves;
+    # a hex digest contains "192" by chance about once in 300 salts.)
 
 
 def test_cookieless_sessions_end_after_thirty_idle_minutes() -> None:
