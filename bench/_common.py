@@ -258,33 +258,19 @@ def beacon_events(count: int, *, seed: int = 1, now_ms: int | None = None) -> li
     return events
 
 
-def group_by_page(site: str, events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The tag's "pages" wire format for flat events: session and visitor once per batch, each
-    run of events on one page view and URL once (as heliograph.js builds its queue)."""
-    first = events[0]
-    payload: dict[str, Any] = {"site": site, "sid": first["sid"], "vid": first.get("vid", "")}
-    pages: list[dict[str, Any]] = []
-    for event in events:
-        if not pages or (pages[-1]["pid"], pages[-1]["url"]) != (event["pid"], event["url"]):
-            pages.append({"pid": event["pid"], "url": event["url"], "events": []})
-        pages[-1]["events"].append(
-            {k: v for k, v in event.items() if k not in ("sid", "vid", "pid", "url")}
-        )
-    payload["pages"] = pages
-    return payload
-
-
 def beacon_body(count: int, *, seed: int = 1, wire: str = "pages") -> bytes:
     """The exact bytes the tag would POST for ``count`` events (compact JSON).
 
     ``wire="events"`` gives the older flat format (every field on every event), which the
     collector still accepts from tags cached before the change.
     """
+    from heliograph.simulate import beacon_payload  # how the tag groups a batch by page
+
     events = beacon_events(count, seed=seed)
     if wire == "events":
         payload: dict[str, Any] = {"site": SITE_KEY, "events": events}
     else:
-        payload = group_by_page(SITE_KEY, events)
+        payload = beacon_payload(SITE_KEY, events)
     return json.dumps(payload, separators=(",", ":")).encode()
 
 

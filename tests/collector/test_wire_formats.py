@@ -16,23 +16,19 @@ from heliograph.collector.app import Collector
 from heliograph.collector.schema import MAX_EVENTS, SpoolBatch
 from heliograph.collector.spool import read_records, sealed_segments
 from heliograph.core.crypto.aead import DecryptionError
+from heliograph.simulate import beacon_payload
 
 from .conftest import event
 
 pytestmark = pytest.mark.anyio
 ORIGIN = {"Origin": "https://a.example", "Content-Type": "text/plain"}
-BATCH_FIELDS = ("sid", "vid", "pid", "url")
 
 
 def pages(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
     """Group flat events as the tag does: ids once per batch, runs of one page view and URL."""
-    first = events[0]
-    runs: list[dict[str, Any]] = []
-    for item in events:
-        if not runs or (runs[-1]["pid"], runs[-1]["url"]) != (item["pid"], item["url"]):
-            runs.append({"pid": item["pid"], "url": item["url"], "events": []})
-        runs[-1]["events"].append({k: v for k, v in item.items() if k not in BATCH_FIELDS})
-    return {"site": site, "sid": first["sid"], "vid": first["vid"], "pages": runs}
+    payload = beacon_payload(site, list(events))
+    assert "pages" in payload
+    return payload
 
 
 def flat(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
@@ -255,7 +251,7 @@ def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any) -> N
 
 def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
     from heliograph.collector.schema import ReceivedBeacon, expand
-    from heliograph.simulate import TrafficModel, _take, beacon_payload
+    from heliograph.simulate import TrafficModel, _take
 
     model = TrafficModel("a.example", days=1, seed=7)
     for batch in _take(model, 400):
@@ -275,8 +271,6 @@ def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
 
 
 def test_a_batch_mixing_sessions_is_sent_flat() -> None:
-    from heliograph.simulate import beacon_payload
-
     payload = beacon_payload("key-a", [event(), event(sid="s2")])
     assert set(payload) == {"site", "events"}
     assert schema.check_beacon(json.dumps(payload).encode()).wire == schema.WIRE_EVENTS

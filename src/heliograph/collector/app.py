@@ -160,15 +160,8 @@ class Collector:
         except InputError as error:
             await self._reject(scope, send, error, origin)
             return
-        headers_out = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body := _accepted_body(accepted))).encode()),
-            (b"cache-control", b"no-store"),
-        ]
-        if origin:
-            headers_out += [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
-        await send({"type": "http.response.start", "status": 202, "headers": headers_out})
-        await send({"type": "http.response.body", "body": body})
+        cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
+        await _respond(send, 202, _accepted_body(accepted), extra=cors)
 
     async def _collect(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> int:
         _check_content_type(headers.get(b"content-type", b""))
@@ -366,7 +359,8 @@ def _client_ip(scope: Scope) -> str:
 async def _respond(
     send: Send, status: int, payload: object, *, extra: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    body = _json.encode(payload)
+    """Answer with ``payload`` as JSON (``bytes`` are taken as already encoded JSON)."""
+    body = payload if isinstance(payload, bytes) else _json.encode(payload)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

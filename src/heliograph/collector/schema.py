@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from heliograph.collector.enrich import CLOCK_SKEW_MS
+from heliograph.collector.enrich import clamp_timestamp
 from heliograph.core.crypto.aead import DecryptionError
 from heliograph.core.crypto.keyring import Keyring, key_id_of
 
@@ -296,19 +296,17 @@ class SpoolEnvelope(msgspec.Struct, array_like=True):
 def expand(received: ReceivedBeacon) -> SpoolBatch:
     """Turn a beacon as received into its events, as the collector would have enriched them.
 
-    The client's clock is trusted only within CLOCK_SKEW_MS before the receive time (and never
-    after it); events without a visitor id get the collector's server-side session.
+    The client's clock is trusted only within a day before the receive time and never after it
+    (enrich.clamp_timestamp); events without a visitor id get the collector's server-side session.
     """
     received_ms = received.received_ms
-    oldest_ms = received_ms - CLOCK_SKEW_MS
     session = received.session
     events: list[WireEvent]
     if received.wire == WIRE_PAGES:
         beacon = _stored_pages_decoder.decode(received.body)
         sid = session if session and not beacon.vid else beacon.sid
-        vid = beacon.vid
         events = [
-            _wire_event(event, oldest_ms, received_ms, sid, page.pid, page.url, vid)
+            _wire_event(event, received_ms, sid, page.pid, page.url, beacon.vid)
             for page in beacon.pages
             for event in page.events
         ]
@@ -316,7 +314,6 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
         events = [
             _wire_event(
                 event,
-                oldest_ms,
                 received_ms,
                 session if session and not event.vid else event.sid,
                 event.pid,
@@ -358,11 +355,11 @@ def record_key(record: bytes) -> tuple[int, str]:
 
 
 def _wire_event(
-    event: _StoredEvent, oldest_ms: int, received_ms: int, sid: str, pid: str, url: str, vid: str
+    event: _StoredEvent, received_ms: int, sid: str, pid: str, url: str, vid: str
 ) -> WireEvent:
     return WireEvent(
         type=event.type,  # type: ignore[arg-type]  # validated by the collector
-        ts=event.ts if oldest_ms <= event.ts <= received_ms else received_ms,
+        ts=clamp_timestamp(event.ts, received_ms),
         sid=sid,
         pid=pid,
         url=url,

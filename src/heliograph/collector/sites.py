@@ -19,10 +19,6 @@ class SiteInfo:
     key: str
     allowed_domains: tuple[str, ...]
 
-    def allows_host(self, host: str) -> bool:
-        """Return True if ``host`` is an allowed domain (``*.example.com`` covers subdomains)."""
-        return host_allowed(self.allowed_domains, host)
-
     def allows_url(self, url: str) -> bool:
         """Return True if ``url`` is http(s) on an allowed domain."""
         return _url_allowed(self.allowed_domains, url)
@@ -110,11 +106,11 @@ class CachedSiteRegistry:
         return False
 
     async def get(self, key: str) -> SiteInfo | None:
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        cached = self.cached(key)
+        if cached is not False:
+            return cached
         site = await asyncio.to_thread(self._lookup, key)
+        now = time.monotonic()
         if len(self._cache) >= self._max_entries:
             self._cache.clear()
         self._cache[key] = (now + (self._ttl if site else self._negative_ttl), site)
