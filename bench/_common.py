@@ -258,17 +258,25 @@ def beacon_events(count: int, *, seed: int = 1, now_ms: int | None = None) -> li
     return events
 
 
-def beacon_body(count: int, *, seed: int = 1, wire: str = "pages") -> bytes:
+def beacon_body(count: int, *, seed: int = 1, wire: str = "runs") -> bytes:
     """The exact bytes the tag would POST for ``count`` events (compact JSON).
 
-    ``wire="events"`` gives the older flat format (every field on every event), which the
-    collector still accepts from tags cached before the change.
+    ``wire="pages"`` gives tag 0.2.0's format (grouped by page view and URL, the viewport and
+    document size on every event) and ``wire="events"`` the older flat format (every field on
+    every event); the collector still accepts both from tags open in browsers.
     """
-    from heliograph.simulate import beacon_payload  # how the tag groups a batch by page
+    from heliograph.simulate import beacon_payload  # how the tag groups a batch into runs
 
     events = beacon_events(count, seed=seed)
+    payload: dict[str, Any]
     if wire == "events":
-        payload: dict[str, Any] = {"site": SITE_KEY, "events": events}
+        payload = {"site": SITE_KEY, "events": events}
+    elif wire == "pages":
+        page = {"pid": events[0]["pid"], "url": events[0]["url"]}
+        stated = ("sid", "vid", "pid", "url")
+        own = [{k: v for k, v in e.items() if k not in stated} for e in events]
+        ids = {"sid": events[0]["sid"], "vid": events[0]["vid"]}
+        payload = {"site": SITE_KEY, **ids, "pages": [{**page, "events": own}]}
     else:
         payload = beacon_payload(SITE_KEY, events)
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -354,9 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--wire",
-        choices=("pages", "events"),
-        default="pages",
-        help="beacon format: the tag's (pages) or the older flat one every event repeats ids in",
+        choices=("runs", "pages", "events"),
+        default="runs",
+        help="beacon format: the tag's (runs), tag 0.2.0's (pages), or the flat one (events)",
     )
     parser.add_argument("--out", help="also write the JSON document to this file")
     parser.add_argument("--tmpdir", help="where to put spools and scripts (default: $TMPDIR)")

@@ -271,7 +271,7 @@ def _received(site: SiteInfo, batch: SimBatch) -> schema.ReceivedBeacon:
         browser=client.browser,
         os=client.os,
         session="",
-        wire=schema.WIRE_PAGES if "pages" in payload else schema.WIRE_EVENTS,
+        wire=schema.WIRE_RUNS if "runs" in payload else schema.WIRE_EVENTS,
         body=json.dumps(payload, separators=(",", ":")).encode(),
     )
 
@@ -289,22 +289,31 @@ def _write_segment(spool_dir: Path, records: list[bytes]) -> None:
     fsync_dir(spool_dir)
 
 
+# What a run states once (with the batch's sid and vid), and what each event type carries.
+RUN_KEYS = ("pid", "url", "vw", "vh", "dw", "dh")
+EVENT_KEYS = {"pageview": ("ref",), "click": ("sel", "x", "y"), "scroll": ("depth",)}
+_ABSENT = {"ref": "", "sel": "", "x": 0, "y": 0, "depth": 0}
+
+
 def beacon_payload(site_key: str, events: list[dict[str, object]]) -> dict[str, object]:
-    """The body the tag would send for these events: the "pages" format (session and visitor
-    once, runs of one page view and URL once), or the flat format for a mixed batch."""
+    """The body the tag would send for these events: the "runs" format (session and visitor
+    once, each run of one page view, URL, viewport and document size once, then each event's
+    own fields), or the flat format for a batch mixing sessions or visitors."""
     first = events[0]
     if any((e["sid"], e["vid"]) != (first["sid"], first["vid"]) for e in events):
         return {"site": site_key, "events": events}
     runs: list[dict[str, object]] = []
     current: list[dict[str, object]] = []
-    key: tuple[object, object] | None = None
+    key: tuple[object, ...] | None = None
     for event in events:
-        if (event["pid"], event["url"]) != key:
-            key = (event["pid"], event["url"])
+        if tuple(event.get(name, 0) for name in RUN_KEYS) != key:
+            key = tuple(event.get(name, 0) for name in RUN_KEYS)
             current = []
-            runs.append({"pid": event["pid"], "url": event["url"], "events": current})
-        current.append({k: v for k, v in event.items() if k not in ("sid", "vid", "pid", "url")})
-    return {"site": site_key, "sid": first["sid"], "vid": first["vid"], "pages": runs}
+            runs.append({**dict(zip(RUN_KEYS, key, strict=True)), "events": current})
+        kind = str(event["type"])
+        own = {name: event.get(name, _ABSENT[name]) for name in EVENT_KEYS[kind]}
+        current.append({"type": kind, "ts": event["ts"], **own})
+    return {"site": site_key, "sid": first["sid"], "vid": first["vid"], "runs": runs}
 
 
 def simulate_via_collector(

@@ -32,8 +32,9 @@
 
   let on = 0;
   let wired = 0;
-  // The batch being gathered, in the collector's "pages" format: session and visitor once,
-  // then runs of events on one page view and URL ({pid, url, events}).
+  // The batch being gathered, in the collector's "runs" format: session and visitor once, then
+  // runs of events on one page view, URL, viewport and document size ({pid, url, vw, vh, dw,
+  // dh, events}); each event has its type first and then only its own fields.
   let queue = 0;
   let queued = 0;
   let timer = 0;
@@ -118,17 +119,16 @@
     }
     url = (url || location.href).slice(0, MAX_URL);
     if (queue && (queue.sid != sid || queue.vid != vid)) flush();
-    queue = queue || { site, sid, vid, pages: [] };
-    const pages = queue.pages;
-    let page = pages[pages.length - 1];
-    if (!page || page.pid != pid || page.url != url) pages.push((page = { pid, url, events: [] }));
-    event.type = type;
-    event.ts = now;
-    event.vw = px(w.innerWidth);
-    event.vh = px(w.innerHeight);
-    event.dw = px(root.scrollWidth);
-    event.dh = px(root.scrollHeight);
-    page.events.push(event);
+    queue = queue || { site, sid, vid, runs: [] };
+    const runs = queue.runs;
+    const vw = px(w.innerWidth);
+    const vh = px(w.innerHeight);
+    const dw = px(root.scrollWidth);
+    const dh = px(root.scrollHeight);
+    let run = runs[runs.length - 1];
+    if (!run || run.pid != pid || run.url != url || run.vw != vw || run.vh != vh || run.dw != dw || run.dh != dh)
+      runs.push((run = { pid, url, vw, vh, dw, dh, events: [] }));
+    run.events.push(Object.assign({ type, ts: now }, event));
     if (++queued >= BATCH) flush();
     else timer = timer || setTimeout(flush, FLUSH_MS);
   };

@@ -1,5 +1,5 @@
-"""The tag's "pages" format and the older flat "events" format: both validated as strictly,
-both spooled as received, and both expanded by the loader into the same events."""
+"""The tag's "runs" format, tag 0.2.0's "pages" format and the older flat "events" format: all
+validated as strictly, spooled as received, and expanded by the loader into the same events."""
 
 from __future__ import annotations
 
@@ -24,11 +24,25 @@ pytestmark = pytest.mark.anyio
 ORIGIN = {"Origin": "https://a.example", "Content-Type": "text/plain"}
 
 
-def pages(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
-    """Group flat events as the tag does: ids once per batch, runs of one page view and URL."""
+def runs(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
+    """Group flat events as the tag does: ids once per batch, then runs of one page view, URL,
+    viewport and document size, each event with only its type's fields."""
     payload = beacon_payload(site, list(events))
-    assert "pages" in payload
+    assert "runs" in payload
     return payload
+
+
+def pages(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
+    """Tag 0.2.0's grouping: ids once per batch, runs of one page view and URL, and every
+    other field on every event."""
+    groups: list[dict[str, Any]] = []
+    for item in events:
+        if not groups or (groups[-1]["pid"], groups[-1]["url"]) != (item["pid"], item["url"]):
+            groups.append({"pid": item["pid"], "url": item["url"], "events": []})
+        own = {k: v for k, v in item.items() if k not in ("sid", "vid", "pid", "url")}
+        groups[-1]["events"].append(own)
+    first = events[0]
+    return {"site": site, "sid": first["sid"], "vid": first["vid"], "pages": groups}
 
 
 def flat(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
@@ -66,12 +80,13 @@ def as_dicts(batch: SpoolBatch) -> list[dict[str, Any]]:
     return [msgspec.structs.asdict(item) for item in batch.events]
 
 
-async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
+async def test_every_format_spools_the_same_events(tmp_path: Any) -> None:
     from .conftest import make_collector
 
     results: list[SpoolBatch] = []
     events = visit()
-    for payload in (pages(*events), flat(*events)):
+    assert len(runs(*events)["runs"]) == 4  # the second click's document is taller: a new run
+    for payload in (runs(*events), pages(*events), flat(*events)):
         collector = make_collector(tmp_path / f"spool-{len(results)}")
         await collector.spool.start()
         transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
@@ -80,8 +95,9 @@ async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
         assert (response.status_code, response.json()) == (202, {"accepted": 5})
         (batch,) = await spooled(collector)
         results.append(batch)
-    by_pages, by_events = results
-    assert as_dicts(by_pages) == as_dicts(by_events)
+    by_runs, by_pages, by_events = results
+    assert as_dicts(by_runs) == as_dicts(by_pages) == as_dicts(by_events)
+    assert [e.dh for e in by_runs.events] == [3000, 3100, 3000, 3000, 3000]
     assert by_pages.events[0].sid == "s1"  # a visitor id: the tag's session is kept
     assert [e.pid for e in by_pages.events] == ["p1", "p1", "p1", "p1", "p2"]
     assert by_pages.events[2].url == "https://a.example/pricing#faq"
@@ -90,7 +106,7 @@ async def test_both_formats_spool_the_same_events(tmp_path: Any) -> None:
     assert (by_pages.tenant_id, by_pages.site_id) == (by_events.tenant_id, by_events.site_id)
 
 
-async def test_a_pages_beacon_is_much_smaller_than_the_same_flat_one() -> None:
+async def test_a_grouped_beacon_is_much_smaller_than_the_same_flat_one() -> None:
     ids = {
         "sid": "xLuGw9HEJxA8NExBiesvHg",
         "vid": "9bFlIkpYt5HfavHYMD5hzQ",
@@ -100,13 +116,14 @@ async def test_a_pages_beacon_is_much_smaller_than_the_same_flat_one() -> None:
         event(type="click", ts=1_700_000_000_000 + i, sel="a", x=i, y=i, **ids) for i in range(20)
     ]
     assert len(json.dumps(pages(*many))) < 0.6 * len(json.dumps(flat(*many)))
+    assert len(json.dumps(runs(*many))) < 0.75 * len(json.dumps(pages(*many)))
 
 
-async def test_cookieless_pages_get_the_servers_session(
+async def test_cookieless_runs_and_pages_get_the_servers_session(
     client: httpx.AsyncClient, collector: Collector
 ) -> None:
     anonymous = [event(vid="", sid="tab1"), event(type="scroll", vid="", sid="tab1", depth=5)]
-    assert (await post(client, pages(*anonymous))).status_code == 202
+    assert (await post(client, runs(*anonymous))).status_code == 202
     assert (await post(client, pages(*anonymous))).status_code == 202
     first, second = await spooled(collector)
     sessions = {e.sid for e in first.events + second.events}
@@ -118,7 +135,7 @@ async def test_cookieless_pages_get_the_servers_session(
 async def test_client_clocks_are_clamped_when_expanded(
     client: httpx.AsyncClient, collector: Collector
 ) -> None:
-    payload = pages(event(ts=2**52), event(type="scroll", ts=1, depth=9))
+    payload = runs(event(ts=2**52), event(type="scroll", ts=1, depth=9))
     assert (await post(client, payload)).status_code == 202
     (batch,) = await spooled(collector)
     assert [e.ts for e in batch.events] == [batch.received_ms, batch.received_ms]
@@ -134,6 +151,47 @@ def _with(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[st
 
 
 GOOD = pages(*visit())
+RUNS = runs(*visit())
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "says"),
+    [
+        (_with(RUNS, ("runs", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
+        (_with(RUNS, ("runs", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
+        # Each type carries its own fields only, and all of them.
+        (_with(RUNS, ("runs", 0, "events", 0, "sel"), "a"), "invalid_schema", "`sel`"),
+        (_with(RUNS, ("runs", 0, "events", 0, "vw"), 5), "invalid_schema", "`vw`"),
+        (_with(RUNS, ("runs", 1, "events", 0, "depth"), 5), "invalid_schema", "`depth`"),
+        (_with(RUNS, ("runs", 1, "events", 0, "x"), None), "invalid_schema", "runs[1].events[0].x"),
+        (_with(RUNS, ("runs", 1, "events", 0, "type"), "hover"), "invalid_schema", "type"),
+        (_with(RUNS, ("runs", 1, "events", 0, "sel"), "s" * 513), "invalid_schema", "sel"),
+        (_with(RUNS, ("runs", 3, "events", 0, "depth"), 101), "invalid_schema", "depth"),
+        (_with(RUNS, ("runs", 0, "events", 0, "ts"), -1), "invalid_schema", "ts"),
+        (_with(RUNS, ("runs", 0, "vw"), -1), "invalid_schema", "$.runs[0].vw"),
+        (_with(RUNS, ("runs", 0, "dh"), "3000"), "invalid_schema", "$.runs[0].dh"),
+        (_with(RUNS, ("runs",), []), "invalid_schema", "$.runs"),
+        (_with(RUNS, ("runs", 1, "events"), []), "invalid_schema", "$.runs[1].events"),
+        (_with(RUNS, ("runs", 3, "pid"), "p 2"), "invalid_schema", "$.runs[3].pid"),
+        (_with(RUNS, ("vid",), "v/1"), "invalid_schema", "$.vid"),
+        (_with(RUNS, ("runs", 0, "url"), "x" * 2049), "invalid_schema", "$.runs[0].url"),
+        (_with(RUNS, ("runs", 3, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
+        (_with(RUNS, ("site",), "nope"), "unknown_site", "no site"),
+    ],
+)
+async def test_bad_runs_beacons_get_their_code(
+    client: httpx.AsyncClient,
+    collector: Collector,
+    payload: dict[str, Any],
+    code: str,
+    says: str,
+) -> None:
+    response = await post(client, payload)
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"] == code
+    assert says in response.json()["message"]
+    assert (await post(client, RUNS)).status_code == 202  # and the collector keeps serving
+    assert collector.spool.records_written == 1
 
 
 @pytest.mark.parametrize(
@@ -170,17 +228,23 @@ async def test_bad_pages_beacons_get_their_code(
     assert collector.spool.records_written == 1
 
 
-async def test_more_than_the_limit_of_events_across_pages_is_refused(
+async def test_more_than_the_limit_of_events_across_runs_or_pages_is_refused(
     client: httpx.AsyncClient,
 ) -> None:
     half = MAX_EVENTS // 2 + 1
-    runs = [
+    groups = [
         {"pid": f"p{n}", "url": "https://a.example/", "events": [{"type": "click", "ts": 1}] * half}
         for n in range(2)
     ]
-    response = await post(client, {"site": "key-a", "sid": "s", "vid": "v", "pages": runs})
+    response = await post(client, {"site": "key-a", "sid": "s", "vid": "v", "pages": groups})
     assert response.status_code == 422
-    assert f"at most {MAX_EVENTS} events" in response.json()["message"]
+    assert f"at most {MAX_EVENTS} events in a batch - at `$.pages`" in response.json()["message"]
+    click = {"type": "click", "ts": 1, "sel": "a", "x": 1, "y": 2}
+    size = {"vw": 1, "vh": 1, "dw": 1, "dh": 1}
+    groups = [{**group, **size, "events": [click] * half} for group in groups]
+    response = await post(client, {"site": "key-a", "sid": "s", "vid": "v", "runs": groups})
+    assert response.status_code == 422
+    assert f"at most {MAX_EVENTS} events in a batch - at `$.runs`" in response.json()["message"]
 
 
 async def test_a_flat_beacon_gets_the_flat_formats_error(client: httpx.AsyncClient) -> None:
@@ -189,6 +253,10 @@ async def test_a_flat_beacon_gets_the_flat_formats_error(client: httpx.AsyncClie
     response = await post(client, flat(event(extra=1)))
     assert "unknown field `extra`" in response.json()["message"]
     response = await post(client, b'{"site": "key-a", "events": [}')
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+    response = await post(client, b'{"site": "key-a", "pages": [}')
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
+    response = await post(client, b'{"site": "key-a", "runs": [}')
     assert (response.status_code, response.json()["code"]) == (400, "malformed_json")
 
 
@@ -225,28 +293,29 @@ def test_a_record_of_an_unknown_format_is_refused(tmp_path: Any) -> None:
         codec.open(msgspec.msgpack.encode(envelope))
 
 
-def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any) -> None:
+@pytest.mark.parametrize("wire", [schema.WIRE_RUNS, schema.WIRE_PAGES])
+def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any, wire: int) -> None:
     """The collector is the gate: the loader must not refuse what it acknowledged, even when a
     later version tightens a limit or the tag adds a field."""
     from .conftest import make_codec
 
     codec = make_codec(tmp_path)
-    body = json.dumps(
-        {
-            "site": "key-a", "sid": "s", "vid": "v", "later": 1,
-            "pages": [{"pid": "p", "url": "https://a.example/" + "x" * 5000, "events": [
-                {"type": "click", "ts": 5, "sel": "s" * 900, "x": 1, "y": 2, "added": True},
-            ]}],
-        }
-    ).encode()  # fmt: skip
+    group = {"pid": "p", "url": "https://a.example/" + "x" * 5000, "events": [
+        {"type": "click", "ts": 5, "sel": "s" * 900, "x": 1, "y": 2, "added": True},
+    ]}  # fmt: skip
+    if wire == schema.WIRE_RUNS:
+        group.update(vw=2_000_000, vh=1, dw=3, dh=4)
+    key = "runs" if wire == schema.WIRE_RUNS else "pages"
+    body = json.dumps({"site": "key-a", "sid": "s", "vid": "v", "later": 1, key: [group]}).encode()
     received = schema.ReceivedBeacon(
         batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
-        device="desktop", browser="Firefox", os="Linux", session="", wire=schema.WIRE_PAGES,
-        body=body,
+        device="desktop", browser="Firefox", os="Linux", session="", wire=wire, body=body,
     )  # fmt: skip
     (loaded,) = codec.open(codec.seal_received(received)).events
     assert (loaded.sel, loaded.x, loaded.y, loaded.sid) == ("s" * 900, 1, 2, "s")
     assert len(loaded.url) == len("https://a.example/") + 5000
+    if wire == schema.WIRE_RUNS:  # the run's viewport and document size reach every event
+        assert (loaded.vw, loaded.vh, loaded.dw, loaded.dh) == (2_000_000, 1, 3, 4)
 
 
 def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
@@ -257,7 +326,7 @@ def test_simulated_traffic_is_sent_in_the_tags_format() -> None:
     for batch in _take(model, 400):
         body = json.dumps(beacon_payload("key-a", batch.events)).encode()
         checked = schema.check_beacon(body)
-        assert checked.wire == schema.WIRE_PAGES  # one visitor and session per batch
+        assert checked.wire == schema.WIRE_RUNS  # one visitor and session per batch
         assert checked.events == len(batch.events)
         received = ReceivedBeacon(
             batch_id=b"b" * 16, tenant_id=1, site_id=11, visitor_hash="h",
@@ -276,12 +345,12 @@ def test_a_batch_mixing_sessions_is_sent_flat() -> None:
     assert schema.check_beacon(json.dumps(payload).encode()).wire == schema.WIRE_EVENTS
 
 
-async def test_cookieless_beacons_expand_alike_in_both_formats(tmp_path: Any) -> None:
+async def test_cookieless_beacons_expand_alike_in_every_format(tmp_path: Any) -> None:
     from .conftest import make_collector
 
     anonymous = [{**item, "vid": ""} for item in visit()]
     expanded = []
-    for payload in (pages(*anonymous), flat(*anonymous)):
+    for payload in (runs(*anonymous), pages(*anonymous), flat(*anonymous)):
         collector = make_collector(tmp_path / f"spool-{len(expanded)}")
         await collector.spool.start()
         transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
@@ -291,4 +360,4 @@ async def test_cookieless_beacons_expand_alike_in_both_formats(tmp_path: Any) ->
         expanded.append([{**row, "sid": "*"} for row in as_dicts(batch)])
         assert len({e.sid for e in batch.events}) == 1
         assert batch.events[0].sid.startswith("c")  # the server's session, not the tab's
-    assert expanded[0] == expanded[1]
+    assert expanded[0] == expanded[1] == expanded[2]

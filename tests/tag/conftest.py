@@ -39,11 +39,13 @@ SITE_KEY = "site_Test-1"
 WAIT_S = 10.0
 
 # The wire format the collector validates (POST /collect): exact keys, types and limits. A
-# beacon groups events by page ("pages" format); tests read them back flat, each event with
-# its batch's sid and vid and its page's pid and url, as the collector's loader does.
+# beacon groups events into runs ("runs" format); tests read them back flat, each event with
+# its batch's sid and vid and its run's pid, url, viewport and document size, as the
+# collector's loader does.
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-BATCH_KEYS = {"site", "sid", "vid", "pages"}
-PAGE_KEYS = {"pid", "url", "events"}
+BATCH_KEYS = {"site", "sid", "vid", "runs"}
+SIZE_KEYS = ("vw", "vh", "dw", "dh")
+RUN_KEYS = {"pid", "url", *SIZE_KEYS, "events"}
 COMMON_KEYS = {"type", "ts", "sid", "vid", "pid", "url", "vw", "vh", "dw", "dh"}
 TYPE_KEYS = {"pageview": {"ref"}, "click": {"sel", "x", "y"}, "scroll": {"depth"}}
 INT_KEYS = {"ts", "vw", "vh", "dw", "dh", "x", "y", "depth"}
@@ -108,18 +110,20 @@ def check_beacon(body: str) -> dict[str, Any]:
     under ``"events"`` (each with the batch's sid and vid and its page's pid and url)."""
     beacon = json.loads(body)
     assert set(beacon) == BATCH_KEYS, beacon
-    assert beacon["pages"], beacon
+    assert beacon["runs"], beacon
     events = []
-    for page in beacon["pages"]:
-        assert set(page) == PAGE_KEYS, page
-        assert page["events"], page
-        for event in page["events"]:
-            assert not {"sid", "vid", "pid", "url"} & set(event), event
-            ids = {"sid": beacon["sid"], "vid": beacon["vid"]}
-            events.append({**event, **ids, "pid": page["pid"], "url": page["url"]})
-    # Consecutive runs are merged: a new page entry means a new page view or URL.
-    runs = [(page["pid"], page["url"]) for page in beacon["pages"]]
-    assert all(a != b for a, b in itertools.pairwise(runs)), runs
+    for run in beacon["runs"]:
+        assert set(run) == RUN_KEYS, run
+        assert run["events"], run
+        for event in run["events"]:
+            # Type first, then only the type's own fields (the run states the rest once).
+            assert next(iter(event)) == "type", event
+            assert set(event) == {"type", "ts"} | TYPE_KEYS[event["type"]], event
+            ids = {"sid": beacon["sid"], "vid": beacon["vid"], "pid": run["pid"], "url": run["url"]}
+            events.append({**event, **ids, **{key: run[key] for key in SIZE_KEYS}})
+    # Consecutive runs are merged: a new run means a new page view, URL, viewport or size.
+    keys = [tuple(run[key] for key in RUN_KEYS - {"events"}) for run in beacon["runs"]]
+    assert all(a != b for a, b in itertools.pairwise(keys)), keys
     # The tag sends a batch as soon as 10 events are queued (BATCH in heliograph.js), far under
     # the collector's limit of 100; each page run is non-empty, so neither is a batch.
     assert len(events) <= TAG_BATCH, len(events)

@@ -318,9 +318,30 @@ def test_ten_events_are_sent_at_once(site: TagSite, context: BrowserContext) -> 
     assert counts == [1, 1, 2]
     [how, url, body] = calls(page)[1]
     assert (how, url) == ("beacon", f"{site.tag_origin}/collect")
-    [run] = json.loads(body)["pages"]  # ten clicks on one page view: one run, ids sent once
+    [run] = json.loads(body)["runs"]  # ten clicks on one page view: one run, ids sent once
     assert [e["type"] for e in run["events"]] == ["click"] * 10
     site.wait_for(lambda events: len(events) == 12)
+
+
+def test_a_document_that_grows_starts_a_new_run(site: TagSite, context: BrowserContext) -> None:
+    """Clicks carry the document size they happened in: when the page grows (content loaded
+    later), the tag starts a new run with the new size instead of mislabelling the click."""
+    context.add_init_script(SPY)
+    page = open_tagged(context, site.page("home"))
+    page.click("#app button")
+    page.evaluate(
+        "() => { const d = document.createElement('div'); d.style.height = '5000px';"
+        " document.body.appendChild(d); }"
+    )
+    page.click("#app button")
+    hide(page)
+    events = site.wait_for(lambda events: len(of_type(events, "click")) >= 2)
+    first, second = of_type(events, "click")
+    assert second["dh"] >= first["dh"] + 5000
+    assert (first["pid"], first["vw"]) == (second["pid"], second["vw"])
+    bodies = [json.loads(body) for how, _url, body, *_ in calls(page) if how == "beacon"]
+    sizes = [run["dh"] for body in bodies for run in body["runs"]]
+    assert len(sizes) >= 2 and sizes[-1] == second["dh"]
 
 
 def test_queued_events_are_sent_within_five_seconds(site: TagSite, context: BrowserContext) -> None:
@@ -517,6 +538,6 @@ def test_a_batch_ends_when_the_visitor_id_changes(site: TagSite, context: Browse
     assert len(bodies) == 2
     first, second = bodies
     assert first["vid"] != "" and second["vid"] == ""
-    assert [e["type"] for run in first["pages"] for e in run["events"]] == ["pageview", "click"]
-    assert next(e["type"] for run in second["pages"] for e in run["events"]) == "click"
+    assert [e["type"] for run in first["runs"] for e in run["events"]] == ["pageview", "click"]
+    assert next(e["type"] for run in second["runs"] for e in run["events"]) == "click"
     assert first["sid"] == second["sid"]  # the same session, now kept in memory
