@@ -17,6 +17,7 @@ import msgspec
 
 from heliograph.collector import schema
 from heliograph.collector.enrich import (
+    Client,
     CookielessSessions,
     DailySalt,
     classify_user_agent,
@@ -24,7 +25,7 @@ from heliograph.collector.enrich import (
 )
 from heliograph.collector.ratelimit import TokenBuckets, retry_after_header
 from heliograph.collector.rejections import Rejections
-from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, host_allowed
+from heliograph.collector.sites import CachedSiteRegistry, SiteInfo, host_allowed, url_allowed
 from heliograph.collector.spool import SpoolError, SpoolWriter
 from heliograph.core.config import CollectorLimits
 from heliograph.core.crypto.aead import DecryptionError
@@ -101,6 +102,9 @@ class Collector:
         self.accepted_events = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/collect" and scope["method"] == "POST":
+            await self._collect(scope, receive, send)  # the hot path, first
+            return
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
@@ -110,7 +114,7 @@ class Collector:
             return
         path, method = scope["path"], scope["method"]
         if path == "/collect":
-            await self._collect_route(scope, receive, send, method)
+            await self._collect_other(scope, send, method)
         elif path == "/t/heliograph.js" and method in ("GET", "HEAD"):
             await self._serve_tag(scope, send)
         elif path == "/healthz":
@@ -140,116 +144,150 @@ class Collector:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _collect_route(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+    async def _collect_other(self, scope: Scope, send: Send, method: str) -> None:
         if method == "OPTIONS":
             await self._preflight(scope, send)
             return
-        if method != "POST":
-            await _respond(
-                send,
-                405,
-                {"code": "method_not_allowed", "message": "use POST"},
-                extra=[(b"allow", b"POST, OPTIONS")],
-            )
-            return
+        await _respond(
+            send,
+            405,
+            {"code": "method_not_allowed", "message": "use POST"},
+            extra=[(b"allow", b"POST, OPTIONS")],
+        )
+
+    async def _collect(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST /collect: answer 202 once the beacon is durable in the spool, else a 4xx/503.
+
+        The hot path of the collector, kept shallow on purpose: every coroutine level is paid
+        again when the request wakes from the spool's group commit.
+        """
         # One pass over the headers (the first of a repeated header wins, as in _header).
         headers: dict[bytes, bytes] = dict(reversed(scope["headers"]))
         origin = bytes(headers.get(b"origin", b""))
         try:
-            accepted = await self._collect(scope, receive, headers)
+            self._check_headers(headers)
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body = message.get("body", b"")  # the whole body in one message: the usual case
+                if len(body) > self.limits.max_body_bytes:
+                    raise _too_large(self.limits.max_body_bytes)
+            else:
+                body = await self._read_body(message, receive)
+            beacon = _decode(body)
+            scope["heliograph.site"] = beacon.site
+            site = self.registry.cached(beacon.site)
+            if site is False:
+                site = await self.registry.get(beacon.site)
+            if site is None:
+                raise InputError("unknown_site", "no site has this key", status=404)
+            scope["heliograph.tenant"] = site.tenant_id
+            await self._accept(scope, headers, body, beacon, site)
+            events = beacon.events
         except InputError as error:
             await self._reject(scope, send, error, origin)
             return
-        cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
-        await _respond(send, 202, _accepted_body(accepted), extra=cors)
+        except SpoolError:
+            unavailable = InputError("spool_unavailable", "try again later", status=503)
+            await self._reject(scope, send, unavailable, origin)
+            return
+        self.accepted_events += events
+        accepted = _accepted_headers(events, origin)
+        await send({"type": "http.response.start", "status": 202, "headers": accepted})
+        await send({"type": "http.response.body", "body": _accepted_body(events)})
 
-    async def _collect(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes]) -> int:
+    def _check_headers(self, headers: dict[bytes, bytes]) -> None:
         _check_content_type(headers.get(b"content-type", b""))
-        body = await self._read_body(headers.get(b"content-length", b""), receive)
-        beacon = _decode(body)
-        scope["heliograph.site"] = beacon.site
-        site = self.registry.cached(beacon.site)
-        if site is False:
-            site = await self.registry.get(beacon.site)
-        if site is None:
-            raise InputError("unknown_site", "no site has this key", status=404)
-        scope["heliograph.tenant"] = site.tenant_id
-        self._check_origin(headers, site)
-        self._rate_limit(scope, site)
-        if not all(site.allows_url(url) for url in beacon.urls):
+        declared = headers.get(b"content-length", b"")
+        limit = self.limits.max_body_bytes
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            raise _too_large(limit)
+
+    def _accept(
+        self,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        beacon: schema.CheckedBeacon,
+        site: SiteInfo,
+    ) -> asyncio.Future[None]:
+        """Check the beacon's origin, rate and URLs, enrich and seal it, and hand it to the
+        spool; return the future that settles once it is durable."""
+        allowed = site.allowed_domains
+        source = headers.get(b"origin") or headers.get(b"referer")
+        if not source:
             raise InputError(
-                "url_not_allowed", "event url is not on the site's domains", status=422
+                "origin_missing", "an Origin or Referer header is required", status=403
             )
-        received = self._enrich(scope, headers.get(b"user-agent", b""), site, beacon, body)
+        if not _origin_allowed(allowed, bytes(source)):
+            raise InputError(
+                "origin_not_allowed", "origin is not one of the site's domains", status=403
+            )
+        client = scope.get("client")
+        ip = str(client[0]) if client else ""
+        self._rate_limit(site, ip)
+        for url in beacon.urls:
+            if not url_allowed(allowed, url):
+                raise InputError(
+                    "url_not_allowed", "event url is not on the site's domains", status=422
+                )
+        received = self._enrich(ip, headers.get(b"user-agent", b""), site, beacon, body)
+        return self.spool.submit(self._seal(received, site))
+
+    async def _read_body(self, message: Message, receive: Receive) -> bytes:
+        """The body from ``message`` on, when it arrives in several messages."""
+        limit = self.limits.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if message["type"] == "http.disconnect":
+                raise InputError("client_disconnected", "client went away", status=400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+            message = await receive()
+
+    def _seal(self, received: schema.ReceivedBeacon, site: SiteInfo) -> bytes:
         try:
-            record = self.codec.seal_received(received)
+            return self.codec.seal_received(received)
         except KeyDestroyed:
             # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
             raise InputError("unknown_site", "no site has this key", status=404) from None
         except DecryptionError:
             log.error("collector.keys_unavailable tenant=%d", site.tenant_id)
             raise InputError("keys_unavailable", "try again later", status=503) from None
-        try:
-            await self.spool.append(record)
-        except SpoolError:
-            raise InputError("spool_unavailable", "try again later", status=503) from None
-        self.accepted_events += beacon.events
-        return beacon.events
 
-    async def _read_body(self, declared: bytes, receive: Receive) -> bytes:
-        limit = self.limits.max_body_bytes
-        if declared and (not declared.isdigit() or int(declared) > limit):
-            raise InputError("body_too_large", f"body exceeds {limit} bytes", status=413)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise InputError("client_disconnected", "client went away", status=400)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise InputError("body_too_large", f"body exceeds {limit} bytes", status=413)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    def _check_origin(self, headers: dict[bytes, bytes], site: SiteInfo) -> None:
-        origin = headers.get(b"origin") or headers.get(b"referer")
-        if not origin:
-            raise InputError(
-                "origin_missing", "an Origin or Referer header is required", status=403
-            )
-        if not _origin_allowed(site.allowed_domains, bytes(origin)):
-            raise InputError(
-                "origin_not_allowed", "origin is not one of the site's domains", status=403
-            )
-
-    def _rate_limit(self, scope: Scope, site: SiteInfo) -> None:
+    def _rate_limit(self, site: SiteInfo, ip: str) -> None:
         now = time.monotonic()
         wait = self.site_buckets.take(site.key, now)
         if not wait:
-            wait = self.client_buckets.take((site.site_id, _client_ip(scope)), now)
+            wait = self.client_buckets.take((site.site_id, ip), now)
         if wait:
             raise RateLimited(wait)
 
     def _enrich(
         self,
-        scope: Scope,
+        ip: str,
         raw_agent: bytes,
         site: SiteInfo,
         beacon: schema.CheckedBeacon,
         body: bytes,
     ) -> schema.ReceivedBeacon:
-        """What the collector adds to a beacon: receive time, client class, visitor hash and,
-        for cookieless events, a server-side session. The loader applies it to each event
+        """What the collector adds to a beacon: receive time, client class and, for cookieless
+        events, a visitor hash and a server-side session. The loader applies it to each event
         (schema.expand), so this costs the same for one event as for a hundred."""
         now = time.time()
-        user_agent = bytes(raw_agent).decode("latin-1")
-        client = classify_user_agent(user_agent)
-        visitor_hash = self.salt.visitor_hash(site.site_id, _client_ip(scope), user_agent)
-        # Cookieless: the device stores nothing, so the session lives here instead.
-        session = self.sessions.session_for(visitor_hash, now) if beacon.cookieless else ""
+        client = _classify(raw_agent)
+        visitor_hash = session = ""
+        if beacon.cookieless:
+            # The device stores nothing, so the visitor and session are the server's. Beacons
+            # with a visitor id never need the address-derived hash, so it is not made.
+            user_agent = bytes(raw_agent).decode("latin-1")
+            visitor_hash = self.salt.visitor_hash(site.site_id, ip, user_agent)
+            session = self.sessions.session_for(visitor_hash, now)
         return schema.ReceivedBeacon(
             batch_id=os.urandom(16),
             tenant_id=site.tenant_id,
@@ -327,6 +365,29 @@ def _accepted_body(count: int) -> bytes:
     return _json.encode({"accepted": count})
 
 
+@lru_cache(maxsize=4096)
+def _accepted_headers(count: int, origin: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of a 202 for ``count`` events from ``origin`` (an allowed one: the beacon
+    passed the origin check); the same as _respond's, plus CORS."""
+    cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_accepted_body(count))).encode()),
+        (b"cache-control", b"no-store"),
+        *cors,
+    ]
+
+
+@lru_cache(maxsize=4096)
+def _classify(raw_agent: bytes) -> Client:
+    """The client class of a User-Agent header, by its raw bytes (agents repeat)."""
+    return classify_user_agent(bytes(raw_agent).decode("latin-1"))
+
+
+def _too_large(limit: int) -> InputError:
+    return InputError("body_too_large", f"body exceeds {limit} bytes", status=413)
+
+
 def _check_content_type(header: bytes) -> None:
     content_type = bytes(header).split(b";", 1)[0].strip().lower()
     if content_type not in JSON_TYPES:
@@ -349,11 +410,6 @@ def _header(scope: Scope, name: bytes) -> bytes:
         if key == name:
             return bytes(value)
     return b""
-
-
-def _client_ip(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else ""
 
 
 async def _respond(

@@ -21,7 +21,7 @@ class SiteInfo:
 
     def allows_url(self, url: str) -> bool:
         """Return True if ``url`` is http(s) on an allowed domain."""
-        return _url_allowed(self.allowed_domains, url)
+        return url_allowed(self.allowed_domains, url)
 
 
 def host_allowed(domains: tuple[str, ...], host: str) -> bool:
@@ -30,7 +30,7 @@ def host_allowed(domains: tuple[str, ...], host: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _url_allowed(domains: tuple[str, ...], url: str) -> bool:
+def url_allowed(domains: tuple[str, ...], url: str) -> bool:
     # A site's beacons name the same pages over and over: parse each URL once.
     host = url_host(url)
     return host is not None and _host_allowed(domains, host)

@@ -192,12 +192,18 @@ class SpoolWriter:
 
     async def append(self, payload: bytes) -> None:
         """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
+        await self.submit(payload)
+
+    def submit(self, payload: bytes) -> asyncio.Future[None]:
+        """Queue ``payload`` for the next group commit; the future settles once it is on disk
+        and fsync'd, or fails with SpoolError. (``append`` without a coroutine of its own, for
+        the collector's hot path.)"""
         if self._closed:
             raise SpoolError("spool is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((frame(payload), future))
         self._wakeup.set()
-        await future
+        return future
 
     async def close(self) -> None:
         """Flush what is pending, seal the open segment and stop."""
