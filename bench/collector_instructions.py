@@ -82,7 +82,9 @@ async def _drive(server: str, events: int, connections: int, requests: int) -> N
     import _common
 
     app: Any = _common.bare_app if server == "bare" else _common.collector_app()
-    config = Config(app, http="httptools", loop="uvloop", lifespan="on", access_log=False)
+    config = Config(
+        app, http="httptools", loop="uvloop", lifespan="on", access_log=False, proxy_headers=False
+    )  # as heliograph.server serves (--no-proxy-headers)
     config.load()
     lifespan = LifespanOn(config)
     await lifespan.startup()
