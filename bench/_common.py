@@ -342,11 +342,15 @@ def spool_codec_available() -> bool:
     return hasattr(schema, "SpoolCodec")
 
 
-def decode_record(codec: Any, record: bytes) -> Any:
-    """One spool record back to its SpoolBatch, through the codec when there is one."""
+def decode_record(codec: Any, record: bytes) -> list[Any]:
+    """One spool record back to its SpoolBatches (one per beacon), through the codec when there
+    is one."""
     from heliograph.collector import schema
 
-    return schema.spool_decoder.decode(record) if codec is None else codec.open(record)
+    if codec is None:
+        return [schema.spool_decoder.decode(record)]
+    batches = codec.open(record)
+    return batches if isinstance(batches, list) else [batches]  # older versions: one batch
 
 
 def bench_site() -> Any:
@@ -402,7 +406,8 @@ def collector_app() -> Any:
 
 
 def count_spool(spool_dir: Path, codec: Any = None) -> dict[str, int]:
-    """Count intact records and events in every segment (sealed and open) of a spool."""
+    """Count intact beacons (``records``: a group record counts each of its beacons) and events
+    in every segment (sealed and open) of a spool."""
     from heliograph.collector.spool import OPEN_SUFFIX, SEALED_SUFFIX, read_records
 
     records = events = segments = torn = 0
@@ -419,6 +424,7 @@ def count_spool(spool_dir: Path, codec: Any = None) -> dict[str, int]:
         segments += 1
         torn += int(result.torn and path.suffix == SEALED_SUFFIX)
         for record in result.records:
-            records += 1
-            events += len(decode_record(codec, record).events)
+            for batch in decode_record(codec, record):
+                records += 1  # one per beacon, whether or not it shares its record
+                events += len(batch.events)
     return {"segments": segments, "records": records, "events": events, "torn_segments": torn}

@@ -60,7 +60,7 @@ def convert_only(spool_dir: Path, codec: Any) -> dict[str, Any]:
         result = read_records(path)
         t1 = time.perf_counter()
         for record in result.records:
-            rows += len(to_rows(decode_record(codec, record)))
+            rows += sum(len(to_rows(batch)) for batch in decode_record(codec, record))
         decode_s += time.perf_counter() - t1
         read_s += t1 - t0
         records += len(result.records)

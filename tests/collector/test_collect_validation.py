@@ -249,7 +249,7 @@ async def test_spooled_batch_holds_no_raw_ip_and_is_enriched(
     assert b"203.0.113.9" not in data
     (record,) = [r for path in segments for r in read_records(path).records]
     assert b"a.example" not in data  # the batch is sealed under the tenant's key
-    batch = collector.codec.open(record)
+    (batch,) = collector.codec.open(record)
     assert (batch.device, batch.browser, batch.os) == ("mobile", "Mobile Safari", "iOS")
     assert len(batch.visitor_hash) == 16
     assert batch.events[0].sid.startswith("c")  # cookieless: the server keeps the session
@@ -262,7 +262,7 @@ async def test_future_client_clock_is_clamped(
     assert (await post(client, beacon(event(ts=2**52)))).status_code == 202
     await collector.spool.close()
     (segment,) = sealed_segments(collector.spool.spool_dir)
-    batch = collector.codec.open(read_records(segment).records[0])
+    (batch,) = collector.codec.open(read_records(segment).records[0])
     assert batch.events[0].ts == batch.received_ms
 
 

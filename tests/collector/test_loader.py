@@ -223,7 +223,8 @@ def test_beacons_spooled_as_received_load_as_their_events(
     assert store.existing_event_ids(TenantScope(TENANT_A), ids) == set(ids)
     assert store.existing_event_ids(TenantScope(TENANT_B), ids) == set()
     assert store.count_events(TenantScope(TENANT_B)) == before_b
-    rows = to_rows(codec.open(codec.seal_received(received)))
+    (batch,) = codec.open(codec.seal_received(received))
+    rows = to_rows(batch)
     assert [(r.pageview_id, r.path, r.type) for r in rows] == [
         ("pv1", "/one", "pageview"), ("pv1", "/one", "click"), ("pv2", "/two", "scroll"),
     ]  # fmt: skip

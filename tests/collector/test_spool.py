@@ -187,3 +187,52 @@ def test_append_racing_close_is_refused_not_left_waiting(tmp_path: Path) -> None
     records = [r for p in sealed_segments(tmp_path) for r in read_records(p).records]
     assert sorted(records) == sorted(b"r%d" % i for i in range(50))
     assert not list(tmp_path.glob("*.open"))
+
+
+def test_a_sealer_makes_one_record_per_group_and_a_failing_group_fails_alone(
+    tmp_path: Path,
+) -> None:
+    """With a sealer, each commit writes one record per group key; a group whose sealing fails
+    gets the sealer's error, and the other groups are still made durable."""
+
+    class Gone(ValueError):
+        pass
+
+    def sealer(key: int, payloads: list[bytes]) -> bytes:
+        if key == 3:
+            raise Gone("group 3's key is destroyed")
+        return b"%d:" % key + b",".join(payloads)
+
+    async def run() -> tuple[list[BaseException | None], SpoolWriter]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        writer.use_sealer(sealer)
+        await writer.start()
+        appends = [writer.append(b"p%d" % i, group=i % 3 + 1) for i in range(9)]
+        outcomes = await asyncio.gather(*appends, return_exceptions=True)
+        await writer.close()
+        return outcomes, writer
+
+    outcomes, writer = asyncio.run(run())
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NoneType", "Gone"] * 3
+    assert writer.records_written == 6  # payloads made durable, two groups of three
+    (segment,) = sealed_segments(tmp_path)
+    assert sorted(read_records(segment).records) == [b"1:p0,p3,p6", b"2:p1,p4,p7"]
+
+
+def test_a_sealed_group_is_cut_before_it_grows_too_large(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("heliograph.collector.spool.GROUP_BYTES", 250)
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        writer.use_sealer(lambda key, payloads: b"|".join(payloads))
+        await writer.start()
+        await asyncio.gather(*(writer.append(b"%03d" % i * 25) for i in range(10)))
+        await writer.close()
+
+    asyncio.run(run())
+    (segment,) = sealed_segments(tmp_path)
+    records = read_records(segment).records
+    assert [len(record.split(b"|")) for record in records] == [3, 3, 3, 1]  # 75-byte payloads
+    assert b"|".join(records) == b"|".join(b"%03d" % i * 25 for i in range(10))

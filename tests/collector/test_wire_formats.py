@@ -3,6 +3,7 @@ validated as strictly, spooled as received, and expanded by the loader into the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -57,9 +58,10 @@ async def post(client: httpx.AsyncClient, payload: dict[str, Any] | bytes) -> ht
 async def spooled(collector: Collector) -> list[SpoolBatch]:
     await collector.spool.close()
     return [
-        collector.codec.open(record)
+        batch
         for path in sealed_segments(collector.spool.spool_dir)
         for record in read_records(path).records
+        for batch in collector.codec.open(record)
     ]
 
 
@@ -269,7 +271,7 @@ def test_records_of_the_earlier_spool_format_still_open(tmp_path: Any) -> None:
         device="desktop", browser="Firefox", os="Linux",
         events=[schema.WireEvent(type="pageview", ts=5, sid="s", pid="p", url="https://a.example/")],
     )  # fmt: skip
-    assert codec.open(codec.seal(batch)) == batch
+    assert codec.open(codec.seal(batch)) == [batch]
 
 
 def test_a_record_of_an_unknown_format_is_refused(tmp_path: Any) -> None:
@@ -311,7 +313,7 @@ def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any, wire
         batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
         device="desktop", browser="Firefox", os="Linux", session="", wire=wire, body=body,
     )  # fmt: skip
-    (loaded,) = codec.open(codec.seal_received(received)).events
+    ((loaded,),) = [batch.events for batch in codec.open(codec.seal_received(received))]
     assert (loaded.sel, loaded.x, loaded.y, loaded.sid) == ("s" * 900, 1, 2, "s")
     assert len(loaded.url) == len("https://a.example/") + 5000
     if wire == schema.WIRE_RUNS:  # the run's viewport and document size reach every event
@@ -361,3 +363,72 @@ async def test_cookieless_beacons_expand_alike_in_every_format(tmp_path: Any) ->
         assert len({e.sid for e in batch.events}) == 1
         assert batch.events[0].sid.startswith("c")  # the server's session, not the tab's
     assert expanded[0] == expanded[1] == expanded[2]
+
+
+def _received(tenant_id: int, marker: str) -> schema.ReceivedBeacon:
+    body = json.dumps(runs(event(pid=marker))).encode()
+    return schema.ReceivedBeacon(
+        batch_id=marker.encode().ljust(16, b"-"), tenant_id=tenant_id, site_id=11,
+        received_ms=1_700_000_000_000, visitor_hash="", device="desktop", browser="Firefox",
+        os="Linux", session="", wire=schema.WIRE_RUNS, body=body,
+    )  # fmt: skip
+
+
+def test_a_group_record_opens_to_each_of_its_beacons(tmp_path: Any) -> None:
+    from .conftest import make_codec
+
+    codec = make_codec(tmp_path)
+    beacons = [_received(1, f"p{i}") for i in range(3)]
+    record = codec.seal_group(1, [schema.encode_received(b) for b in beacons])
+    opened = codec.open(record)
+    assert [b.batch_id for b in opened] == [b.batch_id for b in beacons]
+    assert [[e.pid for e in b.events] for b in opened] == [["p0"], ["p1"], ["p2"]]
+    assert schema.record_key(record)[0] == 1
+
+
+def test_a_group_record_cannot_be_moved_to_another_tenant_or_format(tmp_path: Any) -> None:
+    """A group is sealed under its tenant's key for the group purpose: relabelling its tenant or
+    its format fails authentication, and a group naming another tenant inside is refused."""
+    from .conftest import make_codec
+
+    codec = make_codec(tmp_path)
+    codec.keyring.encrypt(2, "spool.group", b"")  # tenant 2 has a key too
+    record = codec.seal_group(1, [schema.encode_received(_received(1, "p"))])
+    envelope = msgspec.msgpack.decode(record)
+    for index, value in ((0, 2), (2, schema.RECORD_RECEIVED)):
+        forged = list(envelope)
+        forged[index] = value
+        with pytest.raises(DecryptionError):
+            codec.open(msgspec.msgpack.encode(forged))
+    mixed = codec.seal_group(1, [schema.encode_received(_received(2, "p"))])
+    with pytest.raises(DecryptionError, match="another tenant"):
+        codec.open(mixed)
+
+
+async def test_concurrent_beacons_of_two_tenants_are_sealed_apart(collector: Collector) -> None:
+    """One group commit holding both tenants' beacons writes one record per tenant, each under
+    its own tenant's key; every beacon comes back once, with its own tenant."""
+    transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:
+        posts = []
+        for i in range(6):
+            site, host = ("key-a", "a.example") if i % 2 else ("key-b", "b.example")
+            payload = runs(event(pid=f"p{i}", url=f"https://{host}/x"), site=site)
+            headers = {**ORIGIN, "Origin": f"https://{host}"}
+            posts.append(
+                client.post("/collect", content=json.dumps(payload).encode(), headers=headers)
+            )
+        responses = await asyncio.gather(*posts)
+    assert [r.status_code for r in responses] == [202] * 6
+    await collector.spool.close()
+    records = [
+        r for path in sealed_segments(collector.spool.spool_dir) for r in read_records(path).records
+    ]
+    tenants = [schema.record_key(record)[0] for record in records]
+    assert sorted(set(tenants)) == [1, 2] and len(records) < 6  # grouped, never mixed
+    seen = {}
+    for record, tenant in zip(records, tenants, strict=True):
+        for batch in collector.codec.open(record):
+            assert batch.tenant_id == tenant
+            seen[batch.events[0].pid] = tenant
+    assert seen == {f"p{i}": 1 if i % 2 else 2 for i in range(6)}

@@ -90,6 +90,8 @@ class Collector:
         self.limits = limits
         self.fallback = fallback
         self.ready = ready
+        # Each group commit seals each tenant's beacons together, in the spool's commit thread.
+        spool.use_sealer(codec.seal_group)
         self.tag = Tag.load()
         prepare_classifier()
         self.salt = DailySalt()
@@ -181,15 +183,31 @@ class Collector:
             if site is None:
                 raise InputError("unknown_site", "no site has this key", status=404)
             scope["heliograph.tenant"] = site.tenant_id
-            await self._accept(scope, headers, body, beacon, site)
-            events = beacon.events
+            durable = self._accept(scope, headers, body, beacon, site)
         except InputError as error:
             await self._reject(scope, send, error, origin)
             return
         except SpoolError:
-            unavailable = InputError("spool_unavailable", "try again later", status=503)
-            await self._reject(scope, send, unavailable, origin)
+            await self._reject(scope, send, _spool_unavailable(), origin)
             return
+        try:
+            await durable
+        except KeyDestroyed:
+            # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
+            gone = InputError("unknown_site", "no site has this key", status=404)
+            await self._reject(scope, send, gone, origin)
+            return
+        except DecryptionError:
+            log.error("collector.keys_unavailable tenant=%d", site.tenant_id)
+            unreadable = InputError("keys_unavailable", "try again later", status=503)
+            await self._reject(scope, send, unreadable, origin)
+            return
+        except Exception as error:  # the write failed (SpoolError), or sealing failed otherwise
+            if not isinstance(error, SpoolError):
+                log.error("collector.seal_failed tenant=%d error=%r", site.tenant_id, error)
+            await self._reject(scope, send, _spool_unavailable(), origin)
+            return
+        events = beacon.events
         self.accepted_events += events
         accepted = _accepted_headers(events, origin)
         await send({"type": "http.response.start", "status": 202, "headers": accepted})
@@ -231,7 +249,8 @@ class Collector:
                     "url_not_allowed", "event url is not on the site's domains", status=422
                 )
         received = self._enrich(ip, headers.get(b"user-agent", b""), site, beacon, body)
-        return self.spool.submit(self._seal(received, site))
+        # Sealed with the tenant's other beacons of the same group commit (seal_group).
+        return self.spool.submit(schema.encode_received(received), site.tenant_id)
 
     async def _read_body(self, message: Message, receive: Receive) -> bytes:
         """The body from ``message`` on, when it arrives in several messages."""
@@ -249,16 +268,6 @@ class Collector:
             if not message.get("more_body", False):
                 return b"".join(chunks)
             message = await receive()
-
-    def _seal(self, received: schema.ReceivedBeacon, site: SiteInfo) -> bytes:
-        try:
-            return self.codec.seal_received(received)
-        except KeyDestroyed:
-            # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
-            raise InputError("unknown_site", "no site has this key", status=404) from None
-        except DecryptionError:
-            log.error("collector.keys_unavailable tenant=%d", site.tenant_id)
-            raise InputError("keys_unavailable", "try again later", status=503) from None
 
     def _rate_limit(self, site: SiteInfo, ip: str) -> None:
         now = time.monotonic()
@@ -382,6 +391,10 @@ def _accepted_headers(count: int, origin: bytes) -> list[tuple[bytes, bytes]]:
 def _classify(raw_agent: bytes) -> Client:
     """The client class of a User-Agent header, by its raw bytes (agents repeat)."""
     return classify_user_agent(bytes(raw_agent).decode("latin-1"))
+
+
+def _spool_unavailable() -> InputError:
+    return InputError("spool_unavailable", "try again later", status=503)
 
 
 def _too_large(limit: int) -> InputError:

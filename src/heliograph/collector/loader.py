@@ -168,7 +168,7 @@ class Loader:
         undecodable = 0
         for record in records:
             try:
-                batch = self.codec.open(record)
+                batches = self.codec.open(record)
             except KeyDestroyed:
                 # The tenant was deleted and its keys destroyed: this data is gone by design.
                 log.info("loader.record_of_shredded_tenant segment=%s", path.name)
@@ -179,7 +179,8 @@ class Loader:
                 log.error("loader.undecodable_record segment=%s", path.name)
                 undecodable += 1
                 continue
-            by_tenant[batch.tenant_id].extend(to_rows(batch))
+            for batch in batches:
+                by_tenant[batch.tenant_id].extend(to_rows(batch))
         return by_tenant, undecodable
 
     def _quarantine(self, path: Path, reason: str) -> None:

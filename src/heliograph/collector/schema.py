@@ -370,11 +370,14 @@ spool_decoder = msgspec.msgpack.Decoder(SpoolBatch)
 _received_decoder = msgspec.msgpack.Decoder(ReceivedBeacon)
 
 # Envelope formats: 1 holds a SpoolBatch (written by versions before the collector spooled
-# beacons as received), 2 a ReceivedBeacon. This version reads both; a version before format 2
-# would quarantine segments of format 2 records (the loader keeps them, it does not drop them),
-# so a downgrade must first let the loader empty the spool.
+# beacons as received), 2 one ReceivedBeacon, 3 the ReceivedBeacons of one tenant that one group
+# commit made durable (what the collector writes now: one seal per tenant per commit). This
+# version reads all three; an older version would quarantine segments of the formats it does not
+# know (the loader keeps them, it does not drop them), so a downgrade must first let the loader
+# empty the spool.
 RECORD_BATCH = 1
 RECORD_RECEIVED = 2
+RECORD_GROUP = 3
 
 
 class SpoolEnvelope(msgspec.Struct, array_like=True):
@@ -440,10 +443,17 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
 
 _envelope_decoder = msgspec.msgpack.Decoder(SpoolEnvelope)
 SPOOL_PURPOSE = "spool"
-# Format 2 records are sealed for a purpose of their own: the envelope's format number is not
-# encrypted, so binding the format into the associated data makes a flipped number fail
+# Format 2 and 3 records are sealed for purposes of their own: the envelope's format number is
+# not encrypted, so binding the format into the associated data makes a flipped number fail
 # authentication instead of reaching a decoder.
 RECEIVED_PURPOSE = "spool.received"
+GROUP_PURPOSE = "spool.group"
+_PURPOSES = {
+    RECORD_BATCH: SPOOL_PURPOSE,
+    RECORD_RECEIVED: RECEIVED_PURPOSE,
+    RECORD_GROUP: GROUP_PURPOSE,
+}
+_group_decoder = msgspec.msgpack.Decoder(list[ReceivedBeacon])
 
 
 def record_key(record: bytes) -> tuple[int, str]:
@@ -486,7 +496,7 @@ def _wire_event(
 
 
 class SpoolCodec:
-    """Seal batches with the tenant's data key (AES-256-GCM) for the spool, and open them."""
+    """Seal beacons with the tenant's data key (AES-256-GCM) for the spool, and open them."""
 
     def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
@@ -497,25 +507,38 @@ class SpoolCodec:
         return spool_encoder.encode(SpoolEnvelope(batch.tenant_id, sealed))
 
     def seal_received(self, received: ReceivedBeacon) -> bytes:
-        """Seal a beacon as received (format 2); the loader expands it."""
+        """Seal one beacon as received (format 2); the loader expands it."""
         tenant_id = received.tenant_id
         sealed = self.keyring.encrypt(tenant_id, RECEIVED_PURPOSE, spool_encoder.encode(received))
         return spool_encoder.encode(SpoolEnvelope(tenant_id, sealed, RECORD_RECEIVED))
 
-    def open(self, record: bytes) -> SpoolBatch:
-        """Return the batch of a record; raise DecryptionError or msgspec errors if it is bad."""
+    def seal_group(self, tenant_id: int, encoded: list[bytes]) -> bytes:
+        """Seal beacons of one tenant, each made by :func:`encode_received`, as one record
+        (format 3). The spool's commit thread calls this once per tenant per group commit;
+        AES-GCM runs there without holding the GIL."""
+        plain = spool_encoder.encode([msgspec.Raw(item) for item in encoded])
+        sealed = self.keyring.encrypt(tenant_id, GROUP_PURPOSE, plain)
+        return spool_encoder.encode(SpoolEnvelope(tenant_id, sealed, RECORD_GROUP))
+
+    def open(self, record: bytes) -> list[SpoolBatch]:
+        """Return the beacons of a record, expanded (one for formats 1 and 2, the group for
+        format 3); raise DecryptionError or msgspec errors if it is bad."""
         envelope = _envelope_decoder.decode(record)
-        if envelope.format not in (RECORD_BATCH, RECORD_RECEIVED):
+        purpose = _PURPOSES.get(envelope.format)
+        if purpose is None:
             raise DecryptionError(f"spool record has an unknown format {envelope.format}")
-        received_format = envelope.format == RECORD_RECEIVED
-        purpose = RECEIVED_PURPOSE if received_format else SPOOL_PURPOSE
         plain = self.keyring.decrypt(envelope.tenant_id, purpose, envelope.sealed)
-        if received_format:
-            received = _received_decoder.decode(plain)
-            if received.tenant_id != envelope.tenant_id:
-                raise DecryptionError("spool record names another tenant than its batch")
-            return expand(received)
-        batch = spool_decoder.decode(plain)
-        if batch.tenant_id != envelope.tenant_id:
+        if envelope.format == RECORD_BATCH:
+            batches = [spool_decoder.decode(plain)]
+        elif envelope.format == RECORD_RECEIVED:
+            batches = [expand(_received_decoder.decode(plain))]
+        else:
+            batches = [expand(received) for received in _group_decoder.decode(plain)]
+        if any(batch.tenant_id != envelope.tenant_id for batch in batches):
             raise DecryptionError("spool record names another tenant than its batch")
-        return batch
+        return batches
+
+
+def encode_received(received: ReceivedBeacon) -> bytes:
+    """A beacon as received, encoded for :meth:`SpoolCodec.seal_group` (not yet sealed)."""
+    return spool_encoder.encode(received)

@@ -17,7 +17,7 @@ import secrets
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,12 @@ log = logging.getLogger("heliograph.spool")
 MAGIC = b"HGR1"
 HEADER = struct.Struct("<4sII")
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+# With a sealer, one group's payloads share a record up to this many bytes, well under the
+# record limit whatever the sealer adds.
+GROUP_BYTES = 1024 * 1024
+
+# Seals the payloads of one group (the collector: one tenant's beacons) into one record.
+Sealer = Callable[[int, list[bytes]], bytes]
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".seg"
 
@@ -161,20 +167,35 @@ class _Segment:
 
 
 class SpoolWriter:
-    """Append records durably with group commit: one fsync covers every waiting request."""
+    """Append records durably with group commit: one fsync covers every waiting request.
+
+    With a sealer (:meth:`use_sealer`), the payloads waiting for one commit are grouped by the
+    key they were submitted with, and each group becomes one record: the collector seals each
+    tenant's beacons together under the tenant's key. Sealing happens in the commit thread,
+    off the event loop, once per group instead of once per request.
+    """
 
     def __init__(self, spool_dir: Path, *, segment_bytes: int, segment_seconds: float) -> None:
         self.spool_dir = spool_dir
         self.segment_bytes = segment_bytes
         self.segment_seconds = segment_seconds
         self.writer_id = f"{os.getpid()}{secrets.token_hex(4)}"
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._pending: list[tuple[int, bytes, asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._segment: _Segment | None = None
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
-        self.records_written = 0
+        self._sealer: Sealer | None = None
+        self.records_written = 0  # payloads made durable (with a sealer, several per record)
+
+    def use_sealer(self, sealer: Sealer) -> None:
+        """Make each commit's payloads one record per group key, ``sealer(key, payloads)``.
+
+        A sealer that raises fails the futures of its group only, with its exception; the
+        other groups of the commit are written.
+        """
+        self._sealer = sealer
 
     async def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -190,18 +211,18 @@ class SpoolWriter:
                 self.segment_seconds / 2, self._tick
             )
 
-    async def append(self, payload: bytes) -> None:
+    async def append(self, payload: bytes, group: int = 0) -> None:
         """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
-        await self.submit(payload)
+        await self.submit(payload, group)
 
-    def submit(self, payload: bytes) -> asyncio.Future[None]:
+    def submit(self, payload: bytes, group: int = 0) -> asyncio.Future[None]:
         """Queue ``payload`` for the next group commit; the future settles once it is on disk
-        and fsync'd, or fails with SpoolError. (``append`` without a coroutine of its own, for
-        the collector's hot path.)"""
+        and fsync'd, or fails (SpoolError, or the sealer's error for its group). ``append``
+        without a coroutine of its own, for the collector's hot path."""
         if self._closed:
             raise SpoolError("spool is closed")
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((frame(payload), future))
+        self._pending.append((group, payload, future))
         self._wakeup.set()
         return future
 
@@ -228,22 +249,38 @@ class SpoolWriter:
             if self._due_for_rotation():
                 await loop.run_in_executor(None, self._seal)
 
-    def _commit(self, batch: list[tuple[bytes, asyncio.Future[None]]]) -> None:
-        data = b"".join(framed for framed, _ in batch)
+    def _commit(self, batch: list[tuple[int, bytes, asyncio.Future[None]]]) -> None:
+        if not batch:
+            return
+        outcomes: list[tuple[list[asyncio.Future[None]], BaseException | None]] = []
+        written: list[asyncio.Future[None]] = []
+        frames: list[bytes] = []
+        if self._sealer is None:
+            frames = [frame(payload) for _, payload, _ in batch]
+            written = [future for _, _, future in batch]
+        else:
+            for key, payloads, futures in _groups(batch):
+                try:
+                    frames.append(frame(self._sealer(key, payloads)))
+                except Exception as exc:  # this group only: its key is gone or unreadable
+                    log.error("spool.seal_failed group=%d error=%r", key, exc)
+                    outcomes.append((futures, exc))
+                else:
+                    written.extend(futures)
         error: BaseException | None = None
-        try:
-            if self._segment is None:
-                self._segment = _Segment(self.spool_dir, self.writer_id)
-            self._segment.write_durably(data)
-            self.records_written += len(batch)
-        except OSError as exc:
-            log.error("spool.write_failed error=%s", exc)
-            error = exc
-            self._abandon_segment()
-        if batch:
-            # One wake-up of the event loop settles the whole group, not one per request.
-            futures = [future for _, future in batch]
-            futures[0].get_loop().call_soon_threadsafe(_settle_all, futures, error)
+        if frames:
+            try:
+                if self._segment is None:
+                    self._segment = _Segment(self.spool_dir, self.writer_id)
+                self._segment.write_durably(b"".join(frames))
+                self.records_written += len(written)
+            except OSError as exc:
+                log.error("spool.write_failed error=%s", exc)
+                error = SpoolError(str(exc))
+                self._abandon_segment()
+        outcomes.append((written, error))
+        # One wake-up of the event loop settles the whole commit, not one per request.
+        batch[0][2].get_loop().call_soon_threadsafe(_settle_all, outcomes)
 
     def _abandon_segment(self) -> None:
         # After a failed write the segment may end in a partial record; leave it for
@@ -266,11 +303,35 @@ class SpoolWriter:
             segment.seal()
 
 
-def _settle_all(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for future in futures:
-        if future.done():
-            continue  # its request was cancelled (client gone)
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(SpoolError(str(error)))
+def _groups(
+    batch: list[tuple[int, bytes, asyncio.Future[None]]],
+) -> Iterator[tuple[int, list[bytes], list[asyncio.Future[None]]]]:
+    """The payloads of a commit by group key, in order, cut at GROUP_BYTES."""
+    by_key: dict[int, list[tuple[bytes, asyncio.Future[None]]]] = {}
+    for key, payload, future in batch:
+        by_key.setdefault(key, []).append((payload, future))
+    for key, items in by_key.items():
+        payloads: list[bytes] = []
+        futures: list[asyncio.Future[None]] = []
+        size = 0
+        for payload, future in items:
+            if payloads and size + len(payload) > GROUP_BYTES:
+                yield key, payloads, futures
+                payloads, futures, size = [], [], 0
+            payloads.append(payload)
+            futures.append(future)
+            size += len(payload)
+        yield key, payloads, futures
+
+
+def _settle_all(
+    outcomes: list[tuple[list[asyncio.Future[None]], BaseException | None]],
+) -> None:
+    for futures, error in outcomes:
+        for future in futures:
+            if future.done():
+                continue  # its request was cancelled (client gone)
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
