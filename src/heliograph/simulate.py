@@ -226,6 +226,11 @@ def _take(model: TrafficModel, total: int) -> Iterator[SimBatch]:
         yield batch
 
 
+# Beacons per spool record when simulating straight into the spool: what one group commit holds
+# for one site under load (17 to 67 at 32 to 128 concurrent requests in bench/collector.py).
+SIM_GROUP = 32
+
+
 def simulate_into_spool(
     site: SiteInfo,
     codec: schema.SpoolCodec,
@@ -242,14 +247,21 @@ def simulate_into_spool(
     progress = Progress(total, "simulate")
     written = 0
     segment: list[bytes] = []
+    group: list[bytes] = []
     for batch in _take(model, total):
-        segment.append(frame(codec.seal_received(_received(site, batch))))
+        # As the collector writes them: one record per group commit of the tenant's beacons.
+        group.append(schema.encode_received(_received(site, batch)))
         written += len(batch.events)
         if not quiet:
             progress.advance(len(batch.events))
-        if len(segment) >= 20_000:
+        if len(group) >= SIM_GROUP:
+            segment.append(frame(codec.seal_group(site.tenant_id, group)))
+            group = []
+        if len(segment) * SIM_GROUP >= 20_000:
             _write_segment(spool_dir, segment)
             segment = []
+    if group:
+        segment.append(frame(codec.seal_group(site.tenant_id, group)))
     if segment:
         _write_segment(spool_dir, segment)
     if not quiet:
