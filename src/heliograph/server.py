@@ -107,7 +107,7 @@ def register_metrics(collector: Collector, loader: LoaderThread) -> None:
     metrics.register(
         "heliograph_spool_records_written_total",
         "counter",
-        "Sealed beacon batches written and fsynced to the spool.",
+        "Beacons written and fsynced to the spool (sealed per tenant, several per record).",
         lambda: collector.spool.records_written,
     )
     metrics.register(
