@@ -156,77 +156,66 @@ GOOD = pages(*visit())
 RUNS = runs(*visit())
 
 
+RUNS_CASES = [
+    (_with(RUNS, ("runs", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
+    (_with(RUNS, ("runs", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
+    # Each type carries its own fields only, and all of them.
+    (_with(RUNS, ("runs", 0, "events", 0, "sel"), "a"), "invalid_schema", "`sel`"),
+    (_with(RUNS, ("runs", 0, "events", 0, "vw"), 5), "invalid_schema", "`vw`"),
+    (_with(RUNS, ("runs", 1, "events", 0, "depth"), 5), "invalid_schema", "`depth`"),
+    (_with(RUNS, ("runs", 1, "events", 0, "x"), None), "invalid_schema", "runs[1].events[0].x"),
+    (_with(RUNS, ("runs", 1, "events", 0, "type"), "hover"), "invalid_schema", "type"),
+    (_with(RUNS, ("runs", 1, "events", 0, "sel"), "s" * 513), "invalid_schema", "sel"),
+    (_with(RUNS, ("runs", 3, "events", 0, "depth"), 101), "invalid_schema", "depth"),
+    (_with(RUNS, ("runs", 0, "events", 0, "ts"), -1), "invalid_schema", "ts"),
+    (_with(RUNS, ("runs", 0, "vw"), -1), "invalid_schema", "$.runs[0].vw"),
+    (_with(RUNS, ("runs", 0, "dh"), "3000"), "invalid_schema", "$.runs[0].dh"),
+    (_with(RUNS, ("runs",), []), "invalid_schema", "$.runs"),
+    (_with(RUNS, ("runs", 1, "events"), []), "invalid_schema", "$.runs[1].events"),
+    (_with(RUNS, ("runs", 3, "pid"), "p 2"), "invalid_schema", "$.runs[3].pid"),
+    (_with(RUNS, ("vid",), "v/1"), "invalid_schema", "$.vid"),
+    (_with(RUNS, ("runs", 0, "url"), "x" * 2049), "invalid_schema", "$.runs[0].url"),
+    (_with(RUNS, ("runs", 3, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
+    (_with(RUNS, ("site",), "nope"), "unknown_site", "no site"),
+]
+
+
+PAGES_CASES = [
+    (_with(GOOD, ("pages", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
+    (_with(GOOD, ("pages", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
+    (_with(GOOD, ("pages",), []), "invalid_schema", "$.pages"),
+    (_with(GOOD, ("pages", 1, "events"), []), "invalid_schema", "$.pages[1].events"),
+    (_with(GOOD, ("pages", 1, "pid"), "p 2"), "invalid_schema", "$.pages[1].pid"),
+    (_with(GOOD, ("pages", 1, "pid"), ""), "invalid_schema", "$.pages[1].pid"),
+    (_with(GOOD, ("sid",), "s\u00e9"), "invalid_schema", "$.sid"),
+    (_with(GOOD, ("vid",), "v/1"), "invalid_schema", "$.vid"),
+    (_with(GOOD, ("sid",), 7), "invalid_schema", "$.sid"),
+    (_with(GOOD, ("pages", 0, "url"), "x" * 2049), "invalid_schema", "$.pages[0].url"),
+    (_with(GOOD, ("pages", 0, "events", 0, "type"), "hover"), "invalid_schema", "type"),
+    (_with(GOOD, ("pages", 1, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
+    (_with(GOOD, ("pages", 1, "url"), "javascript:alert(1)"), "url_not_allowed", "domains"),
+    (_with(GOOD, ("site",), "nope"), "unknown_site", "no site"),
+]
+
+
 @pytest.mark.parametrize(
-    ("payload", "code", "says"),
-    [
-        (_with(RUNS, ("runs", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
-        (_with(RUNS, ("runs", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
-        # Each type carries its own fields only, and all of them.
-        (_with(RUNS, ("runs", 0, "events", 0, "sel"), "a"), "invalid_schema", "`sel`"),
-        (_with(RUNS, ("runs", 0, "events", 0, "vw"), 5), "invalid_schema", "`vw`"),
-        (_with(RUNS, ("runs", 1, "events", 0, "depth"), 5), "invalid_schema", "`depth`"),
-        (_with(RUNS, ("runs", 1, "events", 0, "x"), None), "invalid_schema", "runs[1].events[0].x"),
-        (_with(RUNS, ("runs", 1, "events", 0, "type"), "hover"), "invalid_schema", "type"),
-        (_with(RUNS, ("runs", 1, "events", 0, "sel"), "s" * 513), "invalid_schema", "sel"),
-        (_with(RUNS, ("runs", 3, "events", 0, "depth"), 101), "invalid_schema", "depth"),
-        (_with(RUNS, ("runs", 0, "events", 0, "ts"), -1), "invalid_schema", "ts"),
-        (_with(RUNS, ("runs", 0, "vw"), -1), "invalid_schema", "$.runs[0].vw"),
-        (_with(RUNS, ("runs", 0, "dh"), "3000"), "invalid_schema", "$.runs[0].dh"),
-        (_with(RUNS, ("runs",), []), "invalid_schema", "$.runs"),
-        (_with(RUNS, ("runs", 1, "events"), []), "invalid_schema", "$.runs[1].events"),
-        (_with(RUNS, ("runs", 3, "pid"), "p 2"), "invalid_schema", "$.runs[3].pid"),
-        (_with(RUNS, ("vid",), "v/1"), "invalid_schema", "$.vid"),
-        (_with(RUNS, ("runs", 0, "url"), "x" * 2049), "invalid_schema", "$.runs[0].url"),
-        (_with(RUNS, ("runs", 3, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
-        (_with(RUNS, ("site",), "nope"), "unknown_site", "no site"),
-    ],
+    ("payload", "code", "says", "good"),
+    [(*case, RUNS) for case in RUNS_CASES] + [(*case, GOOD) for case in PAGES_CASES],
 )
-async def test_bad_runs_beacons_get_their_code(
+async def test_bad_grouped_beacons_get_their_code(
     client: httpx.AsyncClient,
     collector: Collector,
     payload: dict[str, Any],
     code: str,
     says: str,
+    good: dict[str, Any],
 ) -> None:
+    """Runs (the tag's format) and pages (tag 0.2.0's) beacons, each broken in one place."""
     response = await post(client, payload)
     assert 400 <= response.status_code < 500
     assert response.json()["code"] == code
     assert says in response.json()["message"]
-    assert (await post(client, RUNS)).status_code == 202  # and the collector keeps serving
-    assert collector.spool.records_written == 1
-
-
-@pytest.mark.parametrize(
-    ("payload", "code", "says"),
-    [
-        (_with(GOOD, ("pages", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
-        (_with(GOOD, ("pages", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
-        (_with(GOOD, ("pages",), []), "invalid_schema", "$.pages"),
-        (_with(GOOD, ("pages", 1, "events"), []), "invalid_schema", "$.pages[1].events"),
-        (_with(GOOD, ("pages", 1, "pid"), "p 2"), "invalid_schema", "$.pages[1].pid"),
-        (_with(GOOD, ("pages", 1, "pid"), ""), "invalid_schema", "$.pages[1].pid"),
-        (_with(GOOD, ("sid",), "s\u00e9"), "invalid_schema", "$.sid"),
-        (_with(GOOD, ("vid",), "v/1"), "invalid_schema", "$.vid"),
-        (_with(GOOD, ("sid",), 7), "invalid_schema", "$.sid"),
-        (_with(GOOD, ("pages", 0, "url"), "x" * 2049), "invalid_schema", "$.pages[0].url"),
-        (_with(GOOD, ("pages", 0, "events", 0, "type"), "hover"), "invalid_schema", "type"),
-        (_with(GOOD, ("pages", 1, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
-        (_with(GOOD, ("pages", 1, "url"), "javascript:alert(1)"), "url_not_allowed", "domains"),
-        (_with(GOOD, ("site",), "nope"), "unknown_site", "no site"),
-    ],
-)
-async def test_bad_pages_beacons_get_their_code(
-    client: httpx.AsyncClient,
-    collector: Collector,
-    payload: dict[str, Any],
-    code: str,
-    says: str,
-) -> None:
-    response = await post(client, payload)
-    assert 400 <= response.status_code < 500
-    assert response.json()["code"] == code
-    assert says in response.json()["message"]
-    assert (await post(client, GOOD)).status_code == 202  # and the collector keeps serving
+    assert (await post(client, good)).status_code == 202  # and the collector keeps serving
     assert collector.spool.records_written == 1
 
 

@@ -197,16 +197,23 @@ def check_beacon(body: bytes) -> CheckedBeacon:
 
 
 def _check_runs(beacon: RunBeacon) -> CheckedBeacon:
-    runs = beacon.runs
-    count = sum([len(run.events) for run in runs])
+    return _check_grouped(beacon, beacon.runs, WIRE_RUNS, "$.runs")
+
+
+def _check_grouped(
+    beacon: RunBeacon | PageBeacon, groups: list[Run] | list[Page], wire: int, path: str
+) -> CheckedBeacon:
+    """The checks msgspec cannot make on a grouped beacon ("runs" or "pages" format): the
+    events of all groups together, and the alphabet of the ids."""
+    count = sum([len(group.events) for group in groups])
     if count > MAX_EVENTS:
-        raise BeaconError(f"Expected at most {MAX_EVENTS} events in a batch - at `$.runs`")
-    _check_grouped_ids(beacon.sid, beacon.vid, [run.pid for run in runs], "$.runs")
+        raise BeaconError(f"Expected at most {MAX_EVENTS} events in a batch - at `{path}`")
+    _check_grouped_ids(beacon.sid, beacon.vid, [group.pid for group in groups], path)
     return CheckedBeacon(
         site=beacon.site,
-        wire=WIRE_RUNS,
+        wire=wire,
         events=count,
-        urls={run.url for run in runs},
+        urls={group.url for group in groups},
         cookieless=not beacon.vid,
     )
 
@@ -223,18 +230,7 @@ def _check_grouped_ids(sid: str, vid: str, pids: list[str], runs_path: str) -> N
 
 
 def _check_pages(beacon: PageBeacon) -> CheckedBeacon:
-    pages = beacon.pages
-    count = sum([len(page.events) for page in pages])
-    if count > MAX_EVENTS:
-        raise BeaconError(f"Expected at most {MAX_EVENTS} events in a batch - at `$.pages`")
-    _check_grouped_ids(beacon.sid, beacon.vid, [page.pid for page in pages], "$.pages")
-    return CheckedBeacon(
-        site=beacon.site,
-        wire=WIRE_PAGES,
-        events=count,
-        urls={page.url for page in pages},
-        cookieless=not beacon.vid,
-    )
+    return _check_grouped(beacon, beacon.pages, WIRE_PAGES, "$.pages")
 
 
 def _check_events(beacon: Beacon) -> CheckedBeacon:
@@ -327,19 +323,9 @@ class _StoredEvent(msgspec.Struct, gc=False):
     depth: int = 0
 
 
-class _StoredPage(msgspec.Struct, gc=False):
-    pid: str
-    url: str
-    events: list[_StoredEvent]
-
-
-class _StoredPageBeacon(msgspec.Struct):
-    sid: str
-    pages: list[_StoredPage]
-    vid: str = ""
-
-
 class _StoredRun(msgspec.Struct, gc=False):
+    """A run ("runs" format) or a page ("pages" format: no sizes, they are on its events)."""
+
     pid: str
     url: str
     events: list[_StoredEvent]
@@ -349,10 +335,11 @@ class _StoredRun(msgspec.Struct, gc=False):
     dh: int = 0
 
 
-class _StoredRunBeacon(msgspec.Struct):
+class _StoredGroupedBeacon(msgspec.Struct):
     sid: str
-    runs: list[_StoredRun]
     vid: str = ""
+    runs: list[_StoredRun] = []
+    pages: list[_StoredRun] = []
 
 
 class _StoredBeacon(msgspec.Struct):
@@ -362,8 +349,7 @@ class _StoredBeacon(msgspec.Struct):
 beacon_decoder = msgspec.json.Decoder(Beacon)
 _page_beacon_decoder = msgspec.json.Decoder(PageBeacon)
 _run_beacon_decoder = msgspec.json.Decoder(RunBeacon)
-_stored_pages_decoder = msgspec.json.Decoder(_StoredPageBeacon)
-_stored_runs_decoder = msgspec.json.Decoder(_StoredRunBeacon)
+_stored_grouped_decoder = msgspec.json.Decoder(_StoredGroupedBeacon)
 _stored_events_decoder = msgspec.json.Decoder(_StoredBeacon)
 spool_encoder = msgspec.msgpack.Encoder()
 spool_decoder = msgspec.msgpack.Decoder(SpoolBatch)
@@ -397,21 +383,24 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
     received_ms = received.received_ms
     session = received.session
     events: list[WireEvent]
-    if received.wire == WIRE_RUNS:
-        runs = _stored_runs_decoder.decode(received.body)
-        sid = session if session and not runs.vid else runs.sid
+    if received.wire in (WIRE_RUNS, WIRE_PAGES):
+        grouped = _stored_grouped_decoder.decode(received.body)
+        sid = session if session and not grouped.vid else grouped.sid
+        # A run states the viewport and document size of its events; a page leaves them on
+        # each event.
+        by_run = received.wire == WIRE_RUNS
         events = [
-            _wire_event(event, received_ms, sid, run.pid, run.url, runs.vid, run)
-            for run in runs.runs
-            for event in run.events
-        ]
-    elif received.wire == WIRE_PAGES:
-        beacon = _stored_pages_decoder.decode(received.body)
-        sid = session if session and not beacon.vid else beacon.sid
-        events = [
-            _wire_event(event, received_ms, sid, page.pid, page.url, beacon.vid, event)
-            for page in beacon.pages
-            for event in page.events
+            _wire_event(
+                event,
+                received_ms,
+                sid,
+                group.pid,
+                group.url,
+                grouped.vid,
+                group if by_run else event,
+            )
+            for group in (grouped.runs if by_run else grouped.pages)
+            for event in group.events
         ]
     elif received.wire == WIRE_EVENTS:
         events = [
