@@ -17,7 +17,6 @@ import msgspec
 
 from heliograph.collector import schema
 from heliograph.collector.enrich import (
-    Client,
     CookielessSessions,
     DailySalt,
     classify_user_agent,
@@ -181,7 +180,7 @@ class Collector:
             if site is False:
                 site = await self.registry.get(beacon.site)
             if site is None:
-                raise InputError("unknown_site", "no site has this key", status=404)
+                raise _unknown_site()
             scope["heliograph.tenant"] = site.tenant_id
             durable = self._accept(scope, headers, body, beacon, site)
         except InputError as error:
@@ -192,20 +191,8 @@ class Collector:
             return
         try:
             await durable
-        except KeyDestroyed:
-            # The site's tenant was deleted (its keys destroyed) but the cache still knew it.
-            gone = InputError("unknown_site", "no site has this key", status=404)
-            await self._reject(scope, send, gone, origin)
-            return
-        except DecryptionError:
-            log.error("collector.keys_unavailable tenant=%d", site.tenant_id)
-            unreadable = InputError("keys_unavailable", "try again later", status=503)
-            await self._reject(scope, send, unreadable, origin)
-            return
-        except Exception as error:  # the write failed (SpoolError), or sealing failed otherwise
-            if not isinstance(error, SpoolError):
-                log.error("collector.seal_failed tenant=%d error=%r", site.tenant_id, error)
-            await self._reject(scope, send, _spool_unavailable(), origin)
+        except Exception as error:  # the write or the seal of this beacon's group failed
+            await self._reject(scope, send, _not_durable(error, site.tenant_id), origin)
             return
         events = beacon.events
         self.accepted_events += events
@@ -289,12 +276,12 @@ class Collector:
         events, a visitor hash and a server-side session. The loader applies it to each event
         (schema.expand), so this costs the same for one event as for a hundred."""
         now = time.time()
-        client = _classify(raw_agent)
+        user_agent = bytes(raw_agent).decode("latin-1")
+        client = classify_user_agent(user_agent)  # LRU-cached in enrich
         visitor_hash = session = ""
         if beacon.cookieless:
             # The device stores nothing, so the visitor and session are the server's. Beacons
             # with a visitor id never need the address-derived hash, so it is not made.
-            user_agent = bytes(raw_agent).decode("latin-1")
             visitor_hash = self.salt.visitor_hash(site.site_id, ip, user_agent)
             session = self.sessions.session_for(visitor_hash, now)
         return schema.ReceivedBeacon(
@@ -375,26 +362,43 @@ def _accepted_body(count: int) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _accepted_headers(count: int, origin: bytes) -> list[tuple[bytes, bytes]]:
+def _accepted_headers(count: int, origin: bytes) -> tuple[tuple[bytes, bytes], ...]:
     """The headers of a 202 for ``count`` events from ``origin`` (an allowed one: the beacon
-    passed the origin check); the same as _respond's, plus CORS."""
+    passed the origin check), made once per pair; immutable, since every answer shares it."""
     cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
+    return tuple(_json_headers(_accepted_body(count), cors))
+
+
+def _json_headers(
+    body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> list[tuple[bytes, bytes]]:
     return [
         (b"content-type", b"application/json"),
-        (b"content-length", str(len(_accepted_body(count))).encode()),
+        (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
-        *cors,
+        *(extra or []),
     ]
-
-
-@lru_cache(maxsize=4096)
-def _classify(raw_agent: bytes) -> Client:
-    """The client class of a User-Agent header, by its raw bytes (agents repeat)."""
-    return classify_user_agent(bytes(raw_agent).decode("latin-1"))
 
 
 def _spool_unavailable() -> InputError:
     return InputError("spool_unavailable", "try again later", status=503)
+
+
+def _unknown_site() -> InputError:
+    return InputError("unknown_site", "no site has this key", status=404)
+
+
+def _not_durable(error: Exception, tenant_id: int) -> InputError:
+    """The answer for a beacon whose group could not be made durable."""
+    if isinstance(error, KeyDestroyed):
+        # The site's tenant was deleted (its keys destroyed) but the site cache still knew it.
+        return _unknown_site()
+    if isinstance(error, DecryptionError):
+        log.error("collector.keys_unavailable tenant=%d", tenant_id)
+        return InputError("keys_unavailable", "try again later", status=503)
+    if not isinstance(error, SpoolError):
+        log.error("collector.seal_failed tenant=%d error=%r", tenant_id, error)
+    return _spool_unavailable()
 
 
 def _too_large(limit: int) -> InputError:
@@ -430,11 +434,6 @@ async def _respond(
 ) -> None:
     """Answer with ``payload`` as JSON (``bytes`` are taken as already encoded JSON)."""
     body = payload if isinstance(payload, bytes) else _json.encode(payload)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *(extra or []),
-    ]
+    headers = _json_headers(body, extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

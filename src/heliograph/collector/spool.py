@@ -29,11 +29,11 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 # With a sealer, one group's payloads share a record up to this many bytes, well under the
 # record limit whatever the sealer adds.
 GROUP_BYTES = 1024 * 1024
+OPEN_SUFFIX = ".open"
+SEALED_SUFFIX = ".seg"
 
 # Seals the payloads of one group (the collector: one tenant's beacons) into one record.
 Sealer = Callable[[int, list[bytes]], bytes]
-OPEN_SUFFIX = ".open"
-SEALED_SUFFIX = ".seg"
 
 
 class SpoolError(OSError):
