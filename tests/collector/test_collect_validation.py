@@ -100,6 +100,7 @@ async def test_valid_beacon_is_accepted_after_it_is_durable(
             "invalid_schema",
         ),
         (json.dumps({"site": "key-a", "events": []}).encode(), 422, "invalid_schema"),
+        (json.dumps({"site": "key a", "events": [event()]}).encode(), 422, "invalid_schema"),
         (
             json.dumps({"site": "key-a", "events": [event()] * (MAX_EVENTS + 1)}).encode(),
             422,

@@ -177,6 +177,11 @@ RUNS_CASES = [
     (_with(RUNS, ("runs", 0, "url"), "x" * 2049), "invalid_schema", "$.runs[0].url"),
     (_with(RUNS, ("runs", 3, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
     (_with(RUNS, ("site",), "nope"), "unknown_site", "no site"),
+    # The site key's alphabet is checked with the ids, before any registry lookup.
+    (_with(RUNS, ("site",), "key a"), "invalid_schema", "$.site"),
+    (_with(RUNS, ("site",), "key-\u00e4"), "invalid_schema", "$.site"),
+    (_with(RUNS, ("site",), ""), "invalid_schema", "$.site"),
+    (_with(RUNS, ("site",), "k" * 65), "invalid_schema", "$.site"),
 ]
 
 
@@ -195,6 +200,7 @@ PAGES_CASES = [
     (_with(GOOD, ("pages", 1, "url"), "https://evil.example/"), "url_not_allowed", "domains"),
     (_with(GOOD, ("pages", 1, "url"), "javascript:alert(1)"), "url_not_allowed", "domains"),
     (_with(GOOD, ("site",), "nope"), "unknown_site", "no site"),
+    (_with(GOOD, ("site",), "../key-a"), "invalid_schema", "$.site"),
 ]
 
 

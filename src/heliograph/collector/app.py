@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -40,6 +41,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 JSON_TYPES = (b"application/json", b"text/plain")
+# What browsers and the tag send, exactly: checked with one set lookup before any parsing.
+BEACON_CONTENT_TYPES = frozenset(
+    {
+        b"text/plain;charset=UTF-8",  # sendBeacon and fetch with a string body
+        b"text/plain",
+        b"application/json",
+        b"application/json; charset=utf-8",
+    }
+)
 _json = msgspec.json.Encoder()
 
 
@@ -101,6 +111,10 @@ class Collector:
         self.summary_interval = summary_interval
         self._summary_task: asyncio.Task[None] | None = None
         self.accepted_events = 0
+        # Batch ids: a random prefix per collector and a counter, unique without a getrandom
+        # system call per beacon. The loader derives event ids from the first 14 bytes.
+        self._batch_prefix = os.urandom(8)
+        self._batch_numbers = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/collect" and scope["method"] == "POST":
@@ -159,40 +173,46 @@ class Collector:
     async def _collect(self, scope: Scope, receive: Receive, send: Send) -> None:
         """POST /collect: answer 202 once the beacon is durable in the spool, else a 4xx/503.
 
-        The hot path of the collector, kept shallow on purpose: every coroutine level is paid
-        again when the request wakes from the spool's group commit.
+        The hot path of the collector, kept shallow on purpose: every call costs, and every
+        coroutine level is paid again when the request wakes from the spool's group commit.
         """
         # One pass over the headers (the first of a repeated header wins, as in _header).
         headers: dict[bytes, bytes] = dict(reversed(scope["headers"]))
-        origin = bytes(headers.get(b"origin", b""))
+        origin = headers.get(b"origin", b"")
+        site_key, tenant = "", None  # for the rejection's security event, once known
         try:
-            self._check_headers(headers)
+            content_type = headers.get(b"content-type", b"")
+            if content_type not in BEACON_CONTENT_TYPES:
+                _check_content_type(content_type)
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 body = message.get("body", b"")  # the whole body in one message: the usual case
                 if len(body) > self.limits.max_body_bytes:
                     raise _too_large(self.limits.max_body_bytes)
             else:
-                body = await self._read_body(message, receive)
-            beacon = _decode(body)
-            scope["heliograph.site"] = beacon.site
-            site = self.registry.cached(beacon.site)
+                body = await self._read_body(headers, message, receive)
+            try:
+                beacon = schema.check_beacon(body)
+            except schema.BeaconError as error:
+                raise _invalid(error) from None
+            site_key = beacon.site
+            site = self.registry.cached(site_key)
             if site is False:
-                site = await self.registry.get(beacon.site)
+                site = await self.registry.get(site_key)
             if site is None:
                 raise _unknown_site()
-            scope["heliograph.tenant"] = site.tenant_id
-            durable = self._accept(scope, headers, body, beacon, site)
+            tenant = site.tenant_id
+            durable = self._accept(scope, headers, origin, body, beacon, site)
         except InputError as error:
-            await self._reject(scope, send, error, origin)
+            await self._reject(send, error, site_key, tenant, origin)
             return
         except SpoolError:
-            await self._reject(scope, send, _spool_unavailable(), origin)
+            await self._reject(send, _spool_unavailable(), site_key, tenant, origin)
             return
         try:
             await durable
         except Exception as error:  # the write or the seal of this beacon's group failed
-            await self._reject(scope, send, _not_durable(error, site.tenant_id), origin)
+            await self._reject(send, _not_durable(error, site.tenant_id), site_key, tenant, origin)
             return
         events = beacon.events
         self.accepted_events += events
@@ -200,36 +220,35 @@ class Collector:
         await send({"type": "http.response.start", "status": 202, "headers": accepted})
         await send({"type": "http.response.body", "body": _accepted_body(events)})
 
-    def _check_headers(self, headers: dict[bytes, bytes]) -> None:
-        _check_content_type(headers.get(b"content-type", b""))
-        declared = headers.get(b"content-length", b"")
-        limit = self.limits.max_body_bytes
-        if declared and (not declared.isdigit() or int(declared) > limit):
-            raise _too_large(limit)
-
     def _accept(
         self,
         scope: Scope,
         headers: dict[bytes, bytes],
+        origin: bytes,
         body: bytes,
         beacon: schema.CheckedBeacon,
         site: SiteInfo,
     ) -> asyncio.Future[None]:
-        """Check the beacon's origin, rate and URLs, enrich and seal it, and hand it to the
-        spool; return the future that settles once it is durable."""
+        """Check the beacon's origin, rate and URLs, enrich it, and hand it to the spool; return
+        the future that settles once it is durable."""
         allowed = site.allowed_domains
-        source = headers.get(b"origin") or headers.get(b"referer")
+        source = origin or headers.get(b"referer")
         if not source:
             raise InputError(
                 "origin_missing", "an Origin or Referer header is required", status=403
             )
-        if not _origin_allowed(allowed, bytes(source)):
+        if not _origin_allowed(allowed, source):
             raise InputError(
                 "origin_not_allowed", "origin is not one of the site's domains", status=403
             )
         client = scope.get("client")
-        ip = str(client[0]) if client else ""
-        self._rate_limit(site, ip)
+        ip: str = client[0] if client else ""
+        now = time.monotonic()
+        wait = self.site_buckets.take(site.key, now) or self.client_buckets.take(
+            (site.site_id, ip), now
+        )
+        if wait:
+            raise RateLimited(wait)
         for url in beacon.urls:
             if not url_allowed(allowed, url):
                 raise InputError(
@@ -239,9 +258,15 @@ class Collector:
         # Sealed with the tenant's other beacons of the same group commit (seal_group).
         return self.spool.submit(schema.encode_received(received), site.tenant_id)
 
-    async def _read_body(self, message: Message, receive: Receive) -> bytes:
-        """The body from ``message`` on, when it arrives in several messages."""
+    async def _read_body(
+        self, headers: dict[bytes, bytes], message: Message, receive: Receive
+    ) -> bytes:
+        """The body from ``message`` on, when it arrives in several messages; a declared length
+        over the limit is refused before any more is read."""
         limit = self.limits.max_body_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared and (not declared.isdigit() or int(declared) > limit):
+            raise _too_large(limit)
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -256,14 +281,6 @@ class Collector:
                 return b"".join(chunks)
             message = await receive()
 
-    def _rate_limit(self, site: SiteInfo, ip: str) -> None:
-        now = time.monotonic()
-        wait = self.site_buckets.take(site.key, now)
-        if not wait:
-            wait = self.client_buckets.take((site.site_id, ip), now)
-        if wait:
-            raise RateLimited(wait)
-
     def _enrich(
         self,
         ip: str,
@@ -276,7 +293,7 @@ class Collector:
         events, a visitor hash and a server-side session. The loader applies it to each event
         (schema.expand), so this costs the same for one event as for a hundred."""
         now = time.time()
-        user_agent = bytes(raw_agent).decode("latin-1")
+        user_agent = raw_agent.decode("latin-1")
         client = classify_user_agent(user_agent)  # LRU-cached in enrich
         visitor_hash = session = ""
         if beacon.cookieless:
@@ -285,7 +302,7 @@ class Collector:
             visitor_hash = self.salt.visitor_hash(site.site_id, ip, user_agent)
             session = self.sessions.session_for(visitor_hash, now)
         return schema.ReceivedBeacon(
-            batch_id=os.urandom(16),
+            batch_id=self._batch_prefix + next(self._batch_numbers).to_bytes(6, "big") + b"\0\0",
             tenant_id=site.tenant_id,
             site_id=site.site_id,
             received_ms=int(now * 1000),
@@ -298,10 +315,10 @@ class Collector:
             body=body,
         )
 
-    async def _reject(self, scope: Scope, send: Send, error: InputError, origin: bytes) -> None:
-        self.rejections.add(
-            str(scope.get("heliograph.site", "")), scope.get("heliograph.tenant"), error.code
-        )
+    async def _reject(
+        self, send: Send, error: InputError, site_key: str, tenant: int | None, origin: bytes
+    ) -> None:
+        self.rejections.add(site_key, tenant, error.code)
         extra: list[tuple[bytes, bytes]] = []
         if isinstance(error, RateLimited):
             extra.append((b"retry-after", retry_after_header(error.retry_after)))
@@ -366,18 +383,19 @@ def _accepted_headers(count: int, origin: bytes) -> tuple[tuple[bytes, bytes], .
     """The headers of a 202 for ``count`` events from ``origin`` (an allowed one: the beacon
     passed the origin check), made once per pair; immutable, since every answer shares it."""
     cors = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")] if origin else []
-    return tuple(_json_headers(_accepted_body(count), cors))
+    # No cache-control: no cache stores the answer to a POST that states no freshness (RFC 9111
+    # section 3), and the server checks every header of every answer, so a 202 carries none
+    # that does nothing.
+    return tuple(_json_headers(_accepted_body(count), cors, store=True))
 
 
 def _json_headers(
-    body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+    body: bytes, extra: list[tuple[bytes, bytes]] | None = None, *, store: bool = False
 ) -> list[tuple[bytes, bytes]]:
-    return [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        *(extra or []),
-    ]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if not store:
+        headers.append((b"cache-control", b"no-store"))
+    return headers + (extra or [])
 
 
 def _spool_unavailable() -> InputError:
@@ -413,13 +431,10 @@ def _check_content_type(header: bytes) -> None:
         )
 
 
-def _decode(body: bytes) -> schema.CheckedBeacon:
-    try:
-        return schema.check_beacon(body)
-    except schema.BeaconError as error:
-        if error.malformed:
-            raise InputError("malformed_json", str(error), status=400) from None
-        raise InputError("invalid_schema", str(error), status=422) from None
+def _invalid(error: schema.BeaconError) -> InputError:
+    if error.malformed:
+        return InputError("malformed_json", str(error), status=400)
+    return InputError("invalid_schema", str(error), status=422)
 
 
 def _header(scope: Scope, name: bytes) -> bytes:

@@ -22,15 +22,18 @@ class TokenBuckets:
 
     def take(self, key: Hashable, now: float | None = None) -> float:
         """Spend a token for ``key``; return 0 if allowed, else seconds until one is free."""
-        now = time.monotonic() if now is None else now
+        if now is None:
+            now = time.monotonic()
         buckets = self._buckets
         entry = buckets.pop(key, None)
-        if entry is None:
+        if entry is not None:
+            tokens = entry[0] + (now - entry[1]) * self.rate
+            if tokens > self.burst:
+                tokens = self.burst
+        else:
             tokens = self.burst
             if len(buckets) >= self.max_keys:
                 del buckets[next(iter(buckets))]  # least recently used key goes first
-        else:
-            tokens = min(self.burst, entry[0] + (now - entry[1]) * self.rate)
         if tokens >= 1.0:
             buckets[key] = (tokens - 1.0, now)
             return 0.0

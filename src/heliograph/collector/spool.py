@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ SEALED_SUFFIX = ".seg"
 
 # Seals the payloads of one group (the collector: one tenant's beacons) into one record.
 Sealer = Callable[[int, list[bytes]], bytes]
+# What one commit settles: futures, each list with its error (None: durable).
+Outcomes = list[tuple[list["asyncio.Future[None]"], BaseException | None]]
 
 
 class SpoolError(OSError):
@@ -169,9 +172,14 @@ class _Segment:
 class SpoolWriter:
     """Append records durably with group commit: one fsync covers every waiting request.
 
+    One writer thread of its own takes whatever is pending, writes it, fsyncs it and settles
+    the waiting futures with one wake-up of the event loop; what arrives meanwhile waits for the
+    next commit. The event loop only appends to the pending list under a lock, and wakes the
+    thread only when it is idle.
+
     With a sealer (:meth:`use_sealer`), the payloads waiting for one commit are grouped by the
     key they were submitted with, and each group becomes one record: the collector seals each
-    tenant's beacons together under the tenant's key. Sealing happens in the commit thread,
+    tenant's beacons together under the tenant's key. Sealing happens in the writer thread,
     off the event loop, once per group instead of once per request.
     """
 
@@ -181,11 +189,16 @@ class SpoolWriter:
         self.segment_seconds = segment_seconds
         self.writer_id = f"{os.getpid()}{secrets.token_hex(4)}"
         self._pending: list[tuple[int, bytes, asyncio.Future[None]]] = []
-        self._wakeup = asyncio.Event()
-        self._segment: _Segment | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._lock = threading.Lock()  # guards _pending, _idle and _closed
+        # A binary semaphore: released (once) by submit() to wake the idle writer thread.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._idle = False
         self._closed = False
+        self._segment: _Segment | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Future[None] | None = None
         self._sealer: Sealer | None = None
         self.records_written = 0  # payloads made durable (with a sealer, several per record)
 
@@ -199,17 +212,12 @@ class SpoolWriter:
 
     async def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._task = asyncio.create_task(self._run(), name="spool-writer")
-        self._tick()
-
-    def _tick(self) -> None:
-        # Wake the writer now and then so an idle open segment is sealed for the loader. A
-        # timer, not a timeout on every wait: asyncio.wait_for would cost a task per commit.
-        if not self._closed:
-            self._wakeup.set()
-            self._timer = asyncio.get_running_loop().call_later(
-                self.segment_seconds / 2, self._tick
-            )
+        self._loop = loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
+        self._thread = threading.Thread(
+            target=self._run, args=(loop, self._stopped), name="spool-writer", daemon=True
+        )
+        self._thread.start()
 
     async def append(self, payload: bytes, group: int = 0) -> None:
         """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
@@ -219,40 +227,66 @@ class SpoolWriter:
         """Queue ``payload`` for the next group commit; the future settles once it is on disk
         and fsync'd, or fails (SpoolError, or the sealer's error for its group). ``append``
         without a coroutine of its own, for the collector's hot path."""
-        if self._closed:
-            raise SpoolError("spool is closed")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((group, payload, future))
-        self._wakeup.set()
+        with self._lock:
+            if self._closed or self._loop is None:
+                raise SpoolError("spool is closed" if self._closed else "spool is not started")
+            # The loop's own create_future: asyncio.get_running_loop() costs a getpid() call.
+            future: asyncio.Future[None] = self._loop.create_future()
+            self._pending.append((group, payload, future))
+            idle, self._idle = self._idle, False
+        if idle:
+            self._signal()
         return future
 
     async def close(self) -> None:
         """Flush what is pending, seal the open segment and stop."""
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, False
+        if idle:
+            self._signal()
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            batch, self._pending = self._pending, []
-            if batch:
-                await loop.run_in_executor(None, self._commit, batch)
-            if self._closed and not self._pending:
-                await loop.run_in_executor(None, self._seal)
-                return
-            if self._due_for_rotation():
-                await loop.run_in_executor(None, self._seal)
+    def _signal(self) -> None:
+        # Already released if the thread timed out of its wait and has not looked yet.
+        with contextlib.suppress(RuntimeError):
+            self._wake.release()
 
-    def _commit(self, batch: list[tuple[int, bytes, asyncio.Future[None]]]) -> None:
-        if not batch:
-            return
-        outcomes: list[tuple[list[asyncio.Future[None]], BaseException | None]] = []
+    def _run(self, loop: asyncio.AbstractEventLoop, stopped: asyncio.Future[None]) -> None:
+        """The writer thread: commit what is pending, seal idle or full segments, stop on close."""
+        tick = self.segment_seconds / 2  # an idle open segment is sealed for the loader
+        try:
+            while True:
+                with self._lock:
+                    batch, self._pending = self._pending, []
+                    closed = self._closed
+                    self._idle = not batch and not closed
+                if batch:
+                    self._commit(loop, batch)
+                elif closed:
+                    self._seal()
+                    return
+                else:
+                    self._wake.acquire(timeout=tick)
+                if self._due_for_rotation():
+                    self._seal()
+        except BaseException as exc:  # pragma: no cover - a bug; do not leave requests hanging
+            log.exception("spool.writer_crashed")
+            with self._lock:
+                self._closed = True
+                batch, self._pending = self._pending, []
+            error = SpoolError(f"spool writer stopped: {exc!r}")
+            outcomes: Outcomes = [([future for _, _, future in batch], error)]
+            loop.call_soon_threadsafe(_settle_all, outcomes)
+            raise
+        finally:
+            loop.call_soon_threadsafe(_set_done, stopped)
+
+    def _commit(
+        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[int, bytes, asyncio.Future[None]]]
+    ) -> None:
+        outcomes: Outcomes = []
         written: list[asyncio.Future[None]] = []
         frames: list[bytes] = []
         if self._sealer is None:
@@ -280,7 +314,7 @@ class SpoolWriter:
                 self._abandon_segment()
         outcomes.append((written, error))
         # One wake-up of the event loop settles the whole commit, not one per request.
-        batch[0][2].get_loop().call_soon_threadsafe(_settle_all, outcomes)
+        loop.call_soon_threadsafe(_settle_all, outcomes)
 
     def _abandon_segment(self) -> None:
         # After a failed write the segment may end in a partial record; leave it for
@@ -300,7 +334,10 @@ class SpoolWriter:
     def _seal(self) -> None:
         segment, self._segment = self._segment, None
         if segment is not None and not segment.discard_if_empty():
-            segment.seal()
+            try:
+                segment.seal()
+            except OSError as exc:  # left .open; seal_orphans seals it after a restart
+                log.error("spool.seal_failed segment=%s error=%s", segment.path.name, exc)
 
 
 def _groups(
@@ -324,9 +361,7 @@ def _groups(
         yield key, payloads, futures
 
 
-def _settle_all(
-    outcomes: list[tuple[list[asyncio.Future[None]], BaseException | None]],
-) -> None:
+def _settle_all(outcomes: Outcomes) -> None:
     for futures, error in outcomes:
         for future in futures:
             if future.done():
@@ -335,3 +370,8 @@ def _settle_all(
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
