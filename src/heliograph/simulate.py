@@ -309,22 +309,26 @@ _ABSENT = {"ref": "", "sel": "", "x": 0, "y": 0, "depth": 0}
 
 def beacon_payload(site_key: str, events: list[dict[str, object]]) -> dict[str, object]:
     """The body the tag would send for these events: the "runs" format (session and visitor
-    once, each run of one page view, URL, viewport and document size once, then each event's
-    own fields), or the flat format for a batch mixing sessions or visitors."""
+    once, each run of one page view, URL, viewport and document size once, with its events as
+    columns), or the flat format for a batch mixing sessions or visitors."""
     first = events[0]
     if any((e["sid"], e["vid"]) != (first["sid"], first["vid"]) for e in events):
         return {"site": site_key, "events": events}
     runs: list[dict[str, object]] = []
-    current: list[dict[str, object]] = []
+    columns: dict[str, list[object]] = {}
     key: tuple[object, ...] | None = None
     for event in events:
-        if tuple(event.get(name, 0) for name in RUN_KEYS) != key:
-            key = tuple(event.get(name, 0) for name in RUN_KEYS)
-            current = []
-            runs.append({**dict(zip(RUN_KEYS, key, strict=True)), "events": current})
+        size = tuple(event.get(name, 0) for name in RUN_KEYS)
+        if size != key:
+            key, columns = size, {"type": [], "ts": []}
+            runs.append({**dict(zip(RUN_KEYS, key, strict=True)), "columns": columns})
         kind = str(event["type"])
-        own = {name: event.get(name, _ABSENT[name]) for name in EVENT_KEYS[kind]}
-        current.append({"type": kind, "ts": event["ts"], **own})
+        columns["type"].append(kind)
+        columns["ts"].append(event["ts"])
+        for name in EVENT_KEYS[kind]:
+            columns.setdefault(name, []).append(event.get(name, _ABSENT[name]))
+    for run in runs:
+        run.update(run.pop("columns"))  # type: ignore[call-overload]
     return {"site": site_key, "sid": first["sid"], "vid": first["vid"], "runs": runs}
 
 

@@ -34,7 +34,8 @@
   let wired = 0;
   // The batch being gathered, in the collector's "runs" format: session and visitor once, then
   // runs of events on one page view, URL, viewport and document size ({pid, url, vw, vh, dw,
-  // dh, events}); each event has its type first and then only its own fields.
+  // dh, ...}) with the events as columns: type and ts for every event, then each field of an
+  // event in the column of that name (ref of page views, sel, x and y of clicks, depth).
   let queue = 0;
   let queued = 0;
   let timer = 0;
@@ -127,8 +128,10 @@
     const dh = px(root.scrollHeight);
     let run = runs[runs.length - 1];
     if (!run || run.pid != pid || run.url != url || run.vw != vw || run.vh != vh || run.dw != dw || run.dh != dh)
-      runs.push((run = { pid, url, vw, vh, dw, dh, events: [] }));
-    run.events.push(Object.assign({ type, ts: now }, event));
+      runs.push((run = { pid, url, vw, vh, dw, dh, type: [], ts: [] }));
+    run.type.push(type);
+    run.ts.push(now);
+    for (const key in event) (run[key] = run[key] || []).push(event[key]);
     if (++queued >= BATCH) flush();
     else timer = timer || setTimeout(flush, FLUSH_MS);
   };

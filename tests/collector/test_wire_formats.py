@@ -1,5 +1,6 @@
-"""The tag's "runs" format, tag 0.2.0's "pages" format and the older flat "events" format: all
-validated as strictly, spooled as received, and expanded by the loader into the same events."""
+"""The tag's "runs" format (events as columns since tag 0.4.0, as objects in 0.3.0), tag 0.2.0's
+"pages" format and the older flat "events" format: all validated as strictly, spooled as
+received, and expanded by the loader into the same events."""
 
 from __future__ import annotations
 
@@ -27,9 +28,26 @@ ORIGIN = {"Origin": "https://a.example", "Content-Type": "text/plain"}
 
 def runs(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
     """Group flat events as the tag does: ids once per batch, then runs of one page view, URL,
-    viewport and document size, each event with only its type's fields."""
+    viewport and document size, with the events as columns."""
     payload = beacon_payload(site, list(events))
     assert "runs" in payload
+    return payload
+
+
+OWN = {"pageview": ("ref",), "click": ("sel", "x", "y"), "scroll": ("depth",)}
+
+
+def keyed_runs(*events: dict[str, Any], site: str = "key-a") -> dict[str, Any]:
+    """Tag 0.3.0's runs: the same runs, each event an object with only its type's fields."""
+    payload = runs(*events, site=site)
+    remaining = iter(events)
+    for run in payload["runs"]:
+        taken = [next(remaining) for _ in run["type"]]
+        for name in ("type", "ts", *{name for names in OWN.values() for name in names}):
+            run.pop(name, None)
+        run["events"] = [
+            {"type": e["type"], "ts": e["ts"], **{k: e[k] for k in OWN[e["type"]]}} for e in taken
+        ]
     return payload
 
 
@@ -88,7 +106,7 @@ async def test_every_format_spools_the_same_events(tmp_path: Any) -> None:
     results: list[SpoolBatch] = []
     events = visit()
     assert len(runs(*events)["runs"]) == 4  # the second click's document is taller: a new run
-    for payload in (runs(*events), pages(*events), flat(*events)):
+    for payload in (runs(*events), keyed_runs(*events), pages(*events), flat(*events)):
         collector = make_collector(tmp_path / f"spool-{len(results)}")
         await collector.spool.start()
         transport = httpx.ASGITransport(app=collector, client=("203.0.113.9", 5555))
@@ -97,8 +115,9 @@ async def test_every_format_spools_the_same_events(tmp_path: Any) -> None:
         assert (response.status_code, response.json()) == (202, {"accepted": 5})
         (batch,) = await spooled(collector)
         results.append(batch)
-    by_runs, by_pages, by_events = results
-    assert as_dicts(by_runs) == as_dicts(by_pages) == as_dicts(by_events)
+    by_runs, by_keyed_runs, by_pages, by_events = results
+    assert as_dicts(by_runs) == as_dicts(by_keyed_runs) == as_dicts(by_pages)
+    assert as_dicts(by_pages) == as_dicts(by_events)
     assert [e.dh for e in by_runs.events] == [3000, 3100, 3000, 3000, 3000]
     assert by_pages.events[0].sid == "s1"  # a visitor id: the tag's session is kept
     assert [e.pid for e in by_pages.events] == ["p1", "p1", "p1", "p1", "p2"]
@@ -118,7 +137,8 @@ async def test_a_grouped_beacon_is_much_smaller_than_the_same_flat_one() -> None
         event(type="click", ts=1_700_000_000_000 + i, sel="a", x=i, y=i, **ids) for i in range(20)
     ]
     assert len(json.dumps(pages(*many))) < 0.6 * len(json.dumps(flat(*many)))
-    assert len(json.dumps(runs(*many))) < 0.75 * len(json.dumps(pages(*many)))
+    assert len(json.dumps(keyed_runs(*many))) < 0.75 * len(json.dumps(pages(*many)))
+    assert len(json.dumps(runs(*many))) < 0.8 * len(json.dumps(keyed_runs(*many)))
 
 
 async def test_cookieless_runs_and_pages_get_the_servers_session(
@@ -156,22 +176,37 @@ GOOD = pages(*visit())
 RUNS = runs(*visit())
 
 
+def _without(payload: dict[str, Any], run: int, *names: str) -> dict[str, Any]:
+    copy: dict[str, Any] = json.loads(json.dumps(payload))
+    for name in names:
+        copy["runs"][run].pop(name, None)
+    return copy
+
+
+KEYED = keyed_runs(*visit())
+# RUNS: run 0 is a page view, run 1 a click, run 2 a click and a scroll, run 3 a page view.
 RUNS_CASES = [
     (_with(RUNS, ("runs", 0, "title"), "x"), "invalid_schema", "unknown field `title`"),
-    (_with(RUNS, ("runs", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
-    # Each type carries its own fields only, and all of them.
-    (_with(RUNS, ("runs", 0, "events", 0, "sel"), "a"), "invalid_schema", "`sel`"),
-    (_with(RUNS, ("runs", 0, "events", 0, "vw"), 5), "invalid_schema", "`vw`"),
-    (_with(RUNS, ("runs", 1, "events", 0, "depth"), 5), "invalid_schema", "`depth`"),
-    (_with(RUNS, ("runs", 1, "events", 0, "x"), None), "invalid_schema", "runs[1].events[0].x"),
-    (_with(RUNS, ("runs", 1, "events", 0, "type"), "hover"), "invalid_schema", "type"),
-    (_with(RUNS, ("runs", 1, "events", 0, "sel"), "s" * 513), "invalid_schema", "sel"),
-    (_with(RUNS, ("runs", 3, "events", 0, "depth"), 101), "invalid_schema", "depth"),
-    (_with(RUNS, ("runs", 0, "events", 0, "ts"), -1), "invalid_schema", "ts"),
+    (_with(RUNS, ("runs", 0, "sid"), "s"), "invalid_schema", "unknown field `sid`"),
+    # Every column has one entry per event of its kind, in order; none is missing or extra.
+    (_with(RUNS, ("runs", 0, "sel"), ["a"]), "invalid_schema", "Expected 0 `sel` entries"),
+    (_with(RUNS, ("runs", 1, "depth"), [5]), "invalid_schema", "at `$.runs[1].depth`"),
+    (_with(RUNS, ("runs", 2, "ts"), [1]), "invalid_schema", "Expected 2 `ts` entries"),
+    (_with(RUNS, ("runs", 2, "y"), [4, 4]), "invalid_schema", "one per click), got 2"),
+    (_with(RUNS, ("runs", 3, "ref"), []), "invalid_schema", "at `$.runs[3].ref`"),
+    (_without(RUNS, 1, "x"), "invalid_schema", "Expected 1 `x` entries (one per click), got 0"),
+    (_without(RUNS, 1, *["type", "ts", "sel", "x", "y"]), "invalid_schema", "Expected events"),
+    (_without(RUNS, 1, "type"), "invalid_schema", "Expected a `type` column"),
+    (_with(RUNS, ("runs", 0, "events"), KEYED["runs"][0]["events"]), "invalid_schema", "both"),
+    (_with(RUNS, ("runs", 1, "x"), [None]), "invalid_schema", "$.runs[1].x[0]"),
+    (_with(RUNS, ("runs", 1, "type"), ["hover"]), "invalid_schema", "$.runs[1].type[0]"),
+    (_with(RUNS, ("runs", 1, "sel"), ["s" * 513]), "invalid_schema", "$.runs[1].sel[0]"),
+    (_with(RUNS, ("runs", 2, "depth"), [101]), "invalid_schema", "$.runs[2].depth[0]"),
+    (_with(RUNS, ("runs", 0, "ts"), [-1]), "invalid_schema", "$.runs[0].ts[0]"),
+    (_with(RUNS, ("runs", 0, "ts"), [1] * 101), "invalid_schema", "length <= 100"),
     (_with(RUNS, ("runs", 0, "vw"), -1), "invalid_schema", "$.runs[0].vw"),
     (_with(RUNS, ("runs", 0, "dh"), "3000"), "invalid_schema", "$.runs[0].dh"),
     (_with(RUNS, ("runs",), []), "invalid_schema", "$.runs"),
-    (_with(RUNS, ("runs", 1, "events"), []), "invalid_schema", "$.runs[1].events"),
     (_with(RUNS, ("runs", 3, "pid"), "p 2"), "invalid_schema", "$.runs[3].pid"),
     (_with(RUNS, ("vid",), "v/1"), "invalid_schema", "$.vid"),
     (_with(RUNS, ("runs", 0, "url"), "x" * 2049), "invalid_schema", "$.runs[0].url"),
@@ -182,6 +217,21 @@ RUNS_CASES = [
     (_with(RUNS, ("site",), "key-\u00e4"), "invalid_schema", "$.site"),
     (_with(RUNS, ("site",), ""), "invalid_schema", "$.site"),
     (_with(RUNS, ("site",), "k" * 65), "invalid_schema", "$.site"),
+]
+
+# Tag 0.3.0's runs, with each event an object.
+KEYED_CASES = [
+    (_with(KEYED, ("runs", 0, "events", 0, "sid"), "s"), "invalid_schema", "`sid`"),
+    # Each type carries its own fields only, and all of them.
+    (_with(KEYED, ("runs", 0, "events", 0, "sel"), "a"), "invalid_schema", "`sel`"),
+    (_with(KEYED, ("runs", 0, "events", 0, "vw"), 5), "invalid_schema", "`vw`"),
+    (_with(KEYED, ("runs", 1, "events", 0, "depth"), 5), "invalid_schema", "`depth`"),
+    (_with(KEYED, ("runs", 1, "events", 0, "x"), None), "invalid_schema", "events[0].x"),
+    (_with(KEYED, ("runs", 1, "events", 0, "type"), "hover"), "invalid_schema", "type"),
+    (_with(KEYED, ("runs", 1, "events", 0, "sel"), "s" * 513), "invalid_schema", "sel"),
+    (_with(KEYED, ("runs", 2, "events", 1, "depth"), 101), "invalid_schema", "depth"),
+    (_with(KEYED, ("runs", 1, "events"), []), "invalid_schema", "Expected events"),
+    (_with(KEYED, ("runs", 1, "ts"), [1]), "invalid_schema", "Expected no columns beside"),
 ]
 
 
@@ -206,7 +256,9 @@ PAGES_CASES = [
 
 @pytest.mark.parametrize(
     ("payload", "code", "says", "good"),
-    [(*case, RUNS) for case in RUNS_CASES] + [(*case, GOOD) for case in PAGES_CASES],
+    [(*case, RUNS) for case in RUNS_CASES]
+    + [(*case, KEYED) for case in KEYED_CASES]
+    + [(*case, GOOD) for case in PAGES_CASES],
 )
 async def test_bad_grouped_beacons_get_their_code(
     client: httpx.AsyncClient,
@@ -216,7 +268,8 @@ async def test_bad_grouped_beacons_get_their_code(
     says: str,
     good: dict[str, Any],
 ) -> None:
-    """Runs (the tag's format) and pages (tag 0.2.0's) beacons, each broken in one place."""
+    """Runs (the tag's format, with columns or tag 0.3.0's objects) and pages (tag 0.2.0's)
+    beacons, each broken in one place."""
     response = await post(client, payload)
     assert 400 <= response.status_code < 500
     assert response.json()["code"] == code
@@ -290,28 +343,37 @@ def test_a_record_of_an_unknown_format_is_refused(tmp_path: Any) -> None:
         codec.open(msgspec.msgpack.encode(envelope))
 
 
-@pytest.mark.parametrize("wire", [schema.WIRE_RUNS, schema.WIRE_PAGES])
-def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any, wire: int) -> None:
+@pytest.mark.parametrize("shape", ["columns", "objects", "pages"])
+def test_a_stored_body_loads_even_if_the_limits_change_later(tmp_path: Any, shape: str) -> None:
     """The collector is the gate: the loader must not refuse what it acknowledged, even when a
     later version tightens a limit or the tag adds a field."""
     from .conftest import make_codec
 
     codec = make_codec(tmp_path)
-    group = {"pid": "p", "url": "https://a.example/" + "x" * 5000, "events": [
-        {"type": "click", "ts": 5, "sel": "s" * 900, "x": 1, "y": 2, "added": True},
-    ]}  # fmt: skip
-    if wire == schema.WIRE_RUNS:
+    group: dict[str, Any] = {"pid": "p", "url": "https://a.example/" + "x" * 5000}
+    if shape == "columns":
+        group.update(type=["click"], ts=[5], sel=["s" * 900], x=[1], y=[2], added=[True])
+    else:
+        group["events"] = [{"type": "click", "ts": 5, "sel": "s" * 900, "x": 1, "y": 2, "added": 1}]
+    if shape != "pages":
         group.update(vw=2_000_000, vh=1, dw=3, dh=4)
-    key = "runs" if wire == schema.WIRE_RUNS else "pages"
+    wire = schema.WIRE_PAGES if shape == "pages" else schema.WIRE_RUNS
+    key = "pages" if shape == "pages" else "runs"
     body = json.dumps({"site": "key-a", "sid": "s", "vid": "v", "later": 1, key: [group]}).encode()
     received = schema.ReceivedBeacon(
         batch_id=b"b" * 16, tenant_id=1, site_id=11, received_ms=5, visitor_hash="h",
         device="desktop", browser="Firefox", os="Linux", session="", wire=wire, body=body,
     )  # fmt: skip
     ((loaded,),) = [batch.events for batch in codec.open(codec.seal_received(received))]
-    assert (loaded.sel, loaded.x, loaded.y, loaded.sid) == ("s" * 900, 1, 2, "s")
+    assert (loaded.type, loaded.sel, loaded.x, loaded.y, loaded.sid) == (
+        "click",
+        "s" * 900,
+        1,
+        2,
+        "s",
+    )
     assert len(loaded.url) == len("https://a.example/") + 5000
-    if wire == schema.WIRE_RUNS:  # the run's viewport and document size reach every event
+    if shape != "pages":  # the run's viewport and document size reach every event
         assert (loaded.vw, loaded.vh, loaded.dw, loaded.dh) == (2_000_000, 1, 3, 4)
 
 

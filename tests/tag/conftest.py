@@ -39,13 +39,13 @@ SITE_KEY = "site_Test-1"
 WAIT_S = 10.0
 
 # The wire format the collector validates (POST /collect): exact keys, types and limits. A
-# beacon groups events into runs ("runs" format); tests read them back flat, each event with
-# its batch's sid and vid and its run's pid, url, viewport and document size, as the
-# collector's loader does.
+# beacon groups events into runs ("runs" format) that state their events as columns; tests
+# read them back flat, each event with its batch's sid and vid and its run's pid, url,
+# viewport and document size, as the collector's loader does.
 ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 BATCH_KEYS = {"site", "sid", "vid", "runs"}
 SIZE_KEYS = ("vw", "vh", "dw", "dh")
-RUN_KEYS = {"pid", "url", *SIZE_KEYS, "events"}
+RUN_KEYS = {"pid", "url", *SIZE_KEYS}
 COMMON_KEYS = {"type", "ts", "sid", "vid", "pid", "url", "vw", "vh", "dw", "dh"}
 TYPE_KEYS = {"pageview": {"ref"}, "click": {"sel", "x", "y"}, "scroll": {"depth"}}
 INT_KEYS = {"ts", "vw", "vh", "dw", "dh", "x", "y", "depth"}
@@ -113,16 +113,19 @@ def check_beacon(body: str) -> dict[str, Any]:
     assert beacon["runs"], beacon
     events = []
     for run in beacon["runs"]:
-        assert set(run) == RUN_KEYS, run
-        assert run["events"], run
-        for event in run["events"]:
-            # Type first, then only the type's own fields (the run states the rest once).
-            assert next(iter(event)) == "type", event
-            assert set(event) == {"type", "ts"} | TYPE_KEYS[event["type"]], event
+        kinds = run["type"]
+        assert kinds and len(run["ts"]) == len(kinds), run
+        # Only the columns of the run's kinds, each with one entry per event of its kind.
+        own = set().union(*(TYPE_KEYS[kind] for kind in kinds))
+        assert set(run) == RUN_KEYS | {"type", "ts"} | own, run
+        columns = {key: iter(run[key]) for key in own}
+        for kind, ts in zip(kinds, run["ts"], strict=True):
+            event = {"type": kind, "ts": ts, **{k: next(columns[k]) for k in TYPE_KEYS[kind]}}
             ids = {"sid": beacon["sid"], "vid": beacon["vid"], "pid": run["pid"], "url": run["url"]}
             events.append({**event, **ids, **{key: run[key] for key in SIZE_KEYS}})
+        assert all(next(column, None) is None for column in columns.values()), run
     # Consecutive runs are merged: a new run means a new page view, URL, viewport or size.
-    keys = [tuple(run[key] for key in RUN_KEYS - {"events"}) for run in beacon["runs"]]
+    keys = [tuple(run[key] for key in sorted(RUN_KEYS)) for run in beacon["runs"]]
     assert all(a != b for a, b in itertools.pairwise(keys)), keys
     # The tag sends a batch as soon as 10 events are queued (BATCH in heliograph.js), far under
     # the collector's limit of 100; each page run is non-empty, so neither is a batch.
