@@ -402,6 +402,63 @@ def collector_app() -> Any:
     return collector
 
 
+def floor_app() -> Any:
+    """uvicorn ``--factory`` target: the durability floor. The bare app, plus what every
+    acknowledged beacon costs whatever the collector checks: its body made durable through the
+    real SpoolWriter (group commit, fsync, the writer thread) before the 202. It decodes,
+    checks, enriches and encrypts nothing, so bare -> floor is the cost of durability alone,
+    and floor -> collector the collector's own work.
+    """
+    from heliograph.collector.spool import SpoolWriter
+    from heliograph.server import tune_for_serving
+
+    settings = bench_settings(os.environ[ENV_DATA])
+    spool = SpoolWriter(
+        settings.spool_dir,
+        segment_bytes=settings.spool_segment_bytes,
+        segment_seconds=settings.spool_segment_seconds,
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await spool.start()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await spool.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        if scope["path"] == "/collect":
+            await spool.submit(b"".join(chunks))
+        body = b'{"accepted":0}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 202,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    tune_for_serving()  # the writer thread gets the GIL back as soon as the collector's does
+    return app
+
+
 # --------------------------------------------------------------------------- spool
 
 

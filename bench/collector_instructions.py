@@ -41,7 +41,7 @@ from _common import (
     write_result,
 )
 
-SERVERS = ("bare", "collector")
+SERVERS = ("bare", "floor", "collector")  # floor: bare + the fsync'd spool (_common.floor_app)
 
 
 class _Transport(asyncio.Transport):
@@ -82,7 +82,8 @@ async def _drive(server: str, events: int, connections: int, requests: int) -> N
 
     import _common
 
-    app: Any = _common.bare_app if server == "bare" else _common.collector_app()
+    factories = {"floor": _common.floor_app, "collector": _common.collector_app}
+    app: Any = _common.bare_app if server == "bare" else factories[server]()
     config = Config(
         app, http="httptools", loop="uvloop", lifespan="on", access_log=False, proxy_headers=False
     )  # as heliograph.server serves (--no-proxy-headers)
@@ -184,9 +185,10 @@ def main() -> None:
         # All threads: the work a request causes anywhere in the process.
         "instructions_per_request": per_request,
         # The event loop's thread alone: what bounds requests per second on one worker (the
-        # spool's commit thread seals and checksums with the GIL released, beside the loop).
+        # spool's writer thread seals and checksums with the GIL released, beside the loop).
         "loop_thread_instructions_per_request": loop_thread,
         "ratio_bare_to_collector": round(per_request["bare"] / per_request["collector"], 3),
+        "ratio_bare_to_floor": round(per_request["bare"] / per_request["floor"], 3),
         "loop_thread_ratio_bare_to_collector": round(
             loop_thread["bare"] / loop_thread["collector"], 3
         ),

@@ -61,7 +61,7 @@ class LoaderThread(threading.Thread):
 GC_THRESHOLDS = (50_000, 20, 20)
 
 
-# The spool's fsync runs in a worker thread; when it returns, that thread needs the GIL back to
+# The spool's fsync runs in its writer thread; when it returns, that thread needs the GIL back to
 # wake the waiting requests. CPython makes a waiting thread wait up to the switch interval
 # (5 ms by default) before it forces the busy event-loop thread to let go, which made every
 # group commit ~5 ms longer than the disk needed and left the collector idle on a fast disk.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,41 @@ def test_a_sealed_group_is_cut_before_it_grows_too_large(
     records = read_records(segment).records
     assert [len(record.split(b"|")) for record in records] == [3, 3, 3, 1]  # 75-byte payloads
     assert b"|".join(records) == b"|".join(b"%03d" % i * 25 for i in range(10))
+
+
+def test_appends_racing_the_writers_idle_wake_ups_all_land(tmp_path: Path) -> None:
+    """The writer thread wakes every few milliseconds when idle (segment_seconds / 2) and is
+    woken by the first append after it went idle; appends arriving around those wake-ups,
+    alone or in bursts, are each written once and none is left waiting."""
+
+    sent: list[bytes] = []
+
+    async def run() -> SpoolWriter:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=0.004)
+        await writer.start()
+        rng = random.Random(5)
+        for round_ in range(150):
+            payloads = [b"r%d-%d" % (round_, i) for i in range(rng.randint(1, 4))]
+            sent.extend(payloads)
+            burst = [writer.append(payload) for payload in payloads]
+            await asyncio.wait_for(asyncio.gather(*burst), timeout=10)
+            await asyncio.sleep(rng.choice([0, 0.0005, 0.001, 0.002, 0.003]))
+        writer._signal()  # a wake-up already pending is not an error
+        writer._signal()
+        await writer.close()
+        return writer
+
+    writer = asyncio.run(run())
+    records = [r for p in sealed_segments(tmp_path) for r in read_records(p).records]
+    assert sorted(records) == sorted(sent)  # each once
+    assert writer.records_written == len(sent)
+    assert not list(tmp_path.glob("*.open"))
+
+
+def test_append_before_start_is_refused(tmp_path: Path) -> None:
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=1)
+        await writer.append(b"early")
+
+    with pytest.raises(SpoolError, match="not started"):
+        asyncio.run(run())

@@ -99,7 +99,7 @@ class Collector:
         self.limits = limits
         self.fallback = fallback
         self.ready = ready
-        # Each group commit seals each tenant's beacons together, in the spool's commit thread.
+        # Each group commit seals each tenant's beacons together, in the spool's writer thread.
         spool.use_sealer(codec.seal_group)
         self.tag = Tag.load()
         prepare_classifier()

@@ -24,6 +24,7 @@ by the loader, so the collector's work per beacon does not grow with its events.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 import msgspec
@@ -136,7 +137,7 @@ class Run(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     The events are columns (tag 0.4.0): ``type`` and ``ts`` have an entry for every event,
     ``ref`` for every page view, ``sel``, ``x`` and ``y`` for every click, ``depth`` for every
-    scroll, in the order of the events (check_run_events checks that they agree). Tag 0.3.0
+    scroll, in the order of the events (run_events checks that they agree). Tag 0.3.0
     sent objects under ``events`` instead; a run has one or the other.
     """
 
@@ -425,21 +426,27 @@ class _StoredRun(msgspec.Struct, gc=False):
     depth: list[int] = []
 
 
-def _column_events(run: _StoredRun) -> list[_StoredEvent]:
+def _column_events(run: _StoredRun, received_ms: int, sid: str, vid: str) -> Iterator[WireEvent]:
     """A run's columns as events, in order: each takes the next entry of its type's columns."""
     refs, sels, xs, ys, depths = (
         iter(run.ref), iter(run.sel), iter(run.x), iter(run.y), iter(run.depth)
     )  # fmt: skip
-    events: list[_StoredEvent] = []
+    pid, url, vw, vh, dw, dh = run.pid, run.url, run.vw, run.vh, run.dw, run.dh
     for kind, ts in zip(run.type, run.ts, strict=False):  # the collector checked the lengths
+        ref = sel = ""
+        x = y = depth = 0
         if kind == "click":
-            event = _StoredEvent(kind, ts, sel=next(sels, ""), x=next(xs, 0), y=next(ys, 0))
+            sel, x, y = next(sels, ""), next(xs, 0), next(ys, 0)
         elif kind == "scroll":
-            event = _StoredEvent(kind, ts, depth=next(depths, 0))
-        else:  # a page view (or a type of a later tag: no fields of its own here)
-            event = _StoredEvent(kind, ts, ref=next(refs, "") if kind == "pageview" else "")
-        events.append(event)
-    return events
+            depth = next(depths, 0)
+        elif kind == "pageview":
+            ref = next(refs, "")
+        # (a type of a later tag has no fields of its own here)
+        yield WireEvent(
+            kind,  # type: ignore[arg-type]  # validated by the collector
+            clamp_timestamp(ts, received_ms), vw, vh, dw, dh, ref, sel, x, y, depth,
+            sid=sid, pid=pid, url=url, vid=vid,
+        )  # fmt: skip
 
 
 class _StoredGroupedBeacon(msgspec.Struct):
@@ -496,19 +503,23 @@ def expand(received: ReceivedBeacon) -> SpoolBatch:
         # A run states the viewport and document size of its events; a page leaves them on
         # each event.
         by_run = received.wire == WIRE_RUNS
-        events = [
-            _wire_event(
-                event,
-                received_ms,
-                sid,
-                group.pid,
-                group.url,
-                grouped.vid,
-                group if by_run else event,
+        events = []
+        for group in grouped.runs if by_run else grouped.pages:
+            if group.type:  # columns (tag 0.4.0)
+                events.extend(_column_events(group, received_ms, sid, grouped.vid))
+                continue
+            events.extend(
+                _wire_event(
+                    event,
+                    received_ms,
+                    sid,
+                    group.pid,
+                    group.url,
+                    grouped.vid,
+                    group if by_run else event,
+                )
+                for event in group.events
             )
-            for group in (grouped.runs if by_run else grouped.pages)
-            for event in (_column_events(group) if group.type else group.events)
-        ]
     elif received.wire == WIRE_EVENTS:
         events = [
             _wire_event(
@@ -610,7 +621,7 @@ class SpoolCodec:
 
     def seal_group(self, tenant_id: int, encoded: list[bytes]) -> bytes:
         """Seal beacons of one tenant, each made by :func:`encode_received`, as one record
-        (format 3). The spool's commit thread calls this once per tenant per group commit;
+        (format 3). The spool's writer thread calls this once per tenant per group commit;
         AES-GCM runs there without holding the GIL."""
         plain = spool_encoder.encode([msgspec.Raw(item) for item in encoded])
         sealed = self.keyring.encrypt(tenant_id, GROUP_PURPOSE, plain)
