@@ -402,6 +402,10 @@ def collector_app() -> Any:
     return collector
 
 
+async def _body_read() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
 def floor_app() -> Any:
     """uvicorn ``--factory`` target: the durability floor. The bare app, plus what every
     acknowledged beacon costs whatever the collector checks: its body made durable through the
@@ -442,18 +446,7 @@ def floor_app() -> Any:
             more = message.get("more_body", False)
         if scope["path"] == "/collect":
             await spool.submit(b"".join(chunks))
-        body = b'{"accepted":0}'
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 202,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await bare_app(scope, _body_read, send)  # then exactly what the bare app answers
 
     tune_for_serving()  # the writer thread gets the GIL back as soon as the collector's does
     return app
