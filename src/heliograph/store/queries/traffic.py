@@ -208,27 +208,30 @@ def _session_groups(
     """Return sessions, distinct visitors and page views per ``column`` value (or of ``values``).
 
     Over the sessions starting in the window. A session's update leaves a cancel row beside the
-    row it cancels until a background merge removes both; the read collapses them itself (the
-    ``final`` setting), so one statement sees one state of the table. Counting in one statement
-    and subtracting the cancelled (value, visitor) pairs in a second could straddle a merge and
-    count a visitor whose only session there had moved on.
+    row it cancels (with the same first_ts, so in the same window) until a background merge
+    removes both. Without cancel rows in the window, one plain read is exact. With some, the
+    count is read again with the ``final`` setting, which collapses them in the read: one
+    statement sees one state of the table. (Subtracting the cancelled pairs in a second
+    statement could straddle a merge and count a visitor on a page their session had left.)
     """
     query = window.query_of("sessions", "first_ts")
     if values is not None:
         query.where(f"{column} IN {{values:Array(String)}}", values=values)
-    totals = (
-        query.select(f"{column} AS value", "sign", "visitor_key", "views")
-        .build()
-        .wrap(
-            "value, sum(sign), uniqExactIf(visitor_key, sign > 0), sum(sign * views)",
-            "GROUP BY value SETTINGS final = 1",
+    counted = (
+        query.select(
+            f"{column} AS value",
+            "sum(sign) AS n",
+            "uniqExactIf(visitor_key, sign > 0) AS visitors",
+            "sum(sign * views) AS views",
+            "countIf(sign < 0) AS cancels",
         )
+        .group_by("value")
+        .build()
     )
-    return {
-        str(value): (int(n), int(visitors), int(views))
-        for value, n, visitors, views in backend.select(totals)
-        if int(n) > 0
-    }
+    rows = backend.select(counted)
+    if any(int(row[4]) for row in rows):
+        rows = backend.select(counted.wrap("*", "SETTINGS final = 1"))
+    return {str(v): (int(n), int(u), int(pv)) for v, n, u, pv, _ in rows if int(n) > 0}
 
 
 def _edge_pages(
