@@ -291,7 +291,7 @@ def test_deleting_a_tenant_shreds_its_data_and_spares_the_other(instance: Instan
     shutil.copy(gone_export, copy)
     # Beacons accepted but not yet loaded when the tenant goes: they stay in the spool.
     site_key = gone_key
-    _cli(instance, "simulate", "--site", site_key, "--events", "200", "--via", "spool")
+    _cli(instance, "simulate", f"--site={site_key}", "--events", "200", "--via", "spool")
 
     out = _cli(instance, "tenant", "delete", str(gone_id), "--confirm", "Gone Co")
     assert "data keys destroyed" in out

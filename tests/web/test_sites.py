@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -131,5 +132,19 @@ def test_rotation_leaves_an_audit_entry_with_old_and_new_key(members: Members) -
     site.refresh_from_db()
     entry = AuditEntry.objects.filter(entity="site", action="key_rotated").get()
     assert (entry.tenant_id, entry.actor_id, entry.entity_id) == (
-        site.tenant_id, members.admin.pk, str(site.pk))
+        site.tenant_id,
+        members.admin.pk,
+        str(site.pk),
+    )
     assert (entry.old, entry.new) == ({"key": old_key}, {"key": site.key})
+
+
+def test_site_keys_never_start_with_a_dash() -> None:
+    """A key is typed on command lines (`heliograph simulate --site KEY`), where a leading "-"
+    reads as an option; about one token in 64 would start with one."""
+    from heliograph.web.sites.services import new_site_key
+
+    keys = [new_site_key() for _ in range(3000)]
+    assert not [key for key in keys if key.startswith("-")]
+    assert len(set(keys)) == len(keys)
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{15}", key) for key in keys)

@@ -32,8 +32,15 @@ def normalise_domains(domains: list[str]) -> list[str]:
 
 
 def new_site_key() -> str:
-    """Return a fresh public site key (it appears in page source; it is not a secret)."""
-    return secrets.token_urlsafe(12)
+    """Return a fresh public site key (it appears in page source; it is not a secret).
+
+    Never one that starts with "-": command lines (``heliograph simulate --site KEY``) would
+    read it as an option.
+    """
+    while True:
+        key = secrets.token_urlsafe(12)
+        if not key.startswith("-"):
+            return key
 
 
 def site_create(*, tenant: Tenant, name: str, domains: list[str], actor: Actor = SYSTEM) -> Site:
