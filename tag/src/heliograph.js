@@ -131,7 +131,8 @@
       runs.push((run = { pid, url, vw, vh, dw, dh, type: [], ts: [] }));
     run.type.push(type);
     run.ts.push(now);
-    for (const key in event) (run[key] = run[key] || []).push(event[key]);
+    // Own keys only: a page may have added enumerable properties to Object.prototype.
+    for (const key of Object.keys(event)) (run[key] = run[key] || []).push(event[key]);
     if (++queued >= BATCH) flush();
     else timer = timer || setTimeout(flush, FLUSH_MS);
   };

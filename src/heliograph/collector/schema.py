@@ -297,9 +297,17 @@ def _columns_message(run: Run, path: str) -> str:
         "y": (clicks, "click"),
         "depth": (kinds.count("scroll"), "scroll"),
     }
-    name, (count, per) = next(
-        (name, wanted) for name, wanted in expected.items() if len(getattr(run, name)) != wanted[0]
+    mismatch = next(
+        (
+            (name, wanted)
+            for name, wanted in expected.items()
+            if len(getattr(run, name)) != wanted[0]
+        ),
+        None,
     )
+    if mismatch is None:  # pragma: no cover - run_events refused the run for one of the above
+        return f"Expected columns that agree with `type` - at `{path}`"
+    name, (count, per) = mismatch
     got = len(getattr(run, name))
     return f"Expected {count} `{name}` entries (one per {per}), got {got} - at `{path}.{name}`"
 
