@@ -314,22 +314,25 @@ def beacon_payload(site_key: str, events: list[dict[str, object]]) -> dict[str, 
     first = events[0]
     if any((e["sid"], e["vid"]) != (first["sid"], first["vid"]) for e in events):
         return {"site": site_key, "events": events}
-    runs: list[dict[str, object]] = []
+    runs: list[tuple[dict[str, object], dict[str, list[object]]]] = []  # (run, its columns)
     columns: dict[str, list[object]] = {}
     key: tuple[object, ...] | None = None
     for event in events:
         size = tuple(event.get(name, 0) for name in RUN_KEYS)
         if size != key:
             key, columns = size, {"type": [], "ts": []}
-            runs.append({**dict(zip(RUN_KEYS, key, strict=True)), "columns": columns})
+            runs.append((dict(zip(RUN_KEYS, key, strict=True)), columns))
         kind = str(event["type"])
         columns["type"].append(kind)
         columns["ts"].append(event["ts"])
         for name in EVENT_KEYS[kind]:
             columns.setdefault(name, []).append(event.get(name, _ABSENT[name]))
-    for run in runs:
-        run.update(run.pop("columns"))  # type: ignore[call-overload]
-    return {"site": site_key, "sid": first["sid"], "vid": first["vid"], "runs": runs}
+    return {
+        "site": site_key,
+        "sid": first["sid"],
+        "vid": first["vid"],
+        "runs": [{**run, **columns} for run, columns in runs],
+    }
 
 
 def simulate_via_collector(

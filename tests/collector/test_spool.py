@@ -275,3 +275,33 @@ def test_append_before_start_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SpoolError, match="not started"):
         asyncio.run(run())
+
+
+def test_a_writer_thread_that_fails_answers_every_waiting_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the writer thread must not leave requests waiting forever: the batch it was
+    committing and everything pending get a SpoolError, and later appends are refused."""
+
+    def broken(batch: object) -> object:
+        raise RuntimeError("a bug in grouping")
+
+    monkeypatch.setattr("heliograph.collector.spool._groups", broken)
+
+    async def run() -> tuple[list[BaseException | None], BaseException | None]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        writer.use_sealer(lambda key, payloads: b"".join(payloads))
+        await writer.start()
+        appends = [writer.append(b"p%d" % i) for i in range(5)]
+        outcomes = await asyncio.wait_for(asyncio.gather(*appends, return_exceptions=True), 10)
+        late: BaseException | None = None
+        try:
+            await writer.append(b"late")
+        except SpoolError as error:
+            late = error
+        await asyncio.wait_for(writer.close(), 10)
+        return outcomes, late
+
+    outcomes, late = asyncio.run(run())
+    assert all(isinstance(o, SpoolError) and "writer stopped" in str(o) for o in outcomes)
+    assert isinstance(late, SpoolError)

@@ -204,15 +204,15 @@ class Collector:
             tenant = site.tenant_id
             durable = self._accept(scope, headers, origin, body, beacon, site)
         except InputError as error:
-            await self._reject(send, error, site_key, tenant, origin)
+            await self._reject(send, error, site_key, tenant)
             return
         except SpoolError:
-            await self._reject(send, _spool_unavailable(), site_key, tenant, origin)
+            await self._reject(send, _spool_unavailable(), site_key, tenant)
             return
         try:
             await durable
         except Exception as error:  # the write or the seal of this beacon's group failed
-            await self._reject(send, _not_durable(error, site.tenant_id), site_key, tenant, origin)
+            await self._reject(send, _not_durable(error, site.tenant_id), site_key, tenant)
             return
         events = beacon.events
         self.accepted_events += events
@@ -316,7 +316,7 @@ class Collector:
         )
 
     async def _reject(
-        self, send: Send, error: InputError, site_key: str, tenant: int | None, origin: bytes
+        self, send: Send, error: InputError, site_key: str, tenant: int | None
     ) -> None:
         self.rejections.add(site_key, tenant, error.code)
         extra: list[tuple[bytes, bytes]] = []
@@ -386,14 +386,14 @@ def _accepted_headers(count: int, origin: bytes) -> tuple[tuple[bytes, bytes], .
     # No cache-control: no cache stores the answer to a POST that states no freshness (RFC 9111
     # section 3), and the server checks every header of every answer, so a 202 carries none
     # that does nothing.
-    return tuple(_json_headers(_accepted_body(count), cors, store=True))
+    return tuple(_json_headers(_accepted_body(count), cors, no_store=False))
 
 
 def _json_headers(
-    body: bytes, extra: list[tuple[bytes, bytes]] | None = None, *, store: bool = False
+    body: bytes, extra: list[tuple[bytes, bytes]] | None = None, *, no_store: bool = True
 ) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if not store:
+    if no_store:
         headers.append((b"cache-control", b"no-store"))
     return headers + (extra or [])
 

@@ -137,7 +137,7 @@ class Run(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     The events are columns (tag 0.4.0): ``type`` and ``ts`` have an entry for every event,
     ``ref`` for every page view, ``sel``, ``x`` and ``y`` for every click, ``depth`` for every
-    scroll, in the order of the events (run_events checks that they agree). Tag 0.3.0
+    scroll, in the order of the events (_run_events checks that they agree). Tag 0.3.0
     sent objects under ``events`` instead; a run has one or the other.
     """
 
@@ -221,9 +221,9 @@ def _check_runs(beacon: RunBeacon) -> CheckedBeacon:
     runs = beacon.runs
     if len(runs) == 1:  # a beacon from one page: most of them
         run = runs[0]
-        count = run_events(run, 0)
+        count = _run_events(run, 0)
         return _checked(beacon, WIRE_RUNS, count, run.pid, {run.url}, runs, "$.runs")
-    count = sum([run_events(run, index) for index, run in enumerate(runs)])
+    count = sum([_run_events(run, index) for index, run in enumerate(runs)])
     pids = "".join([run.pid for run in runs])
     return _checked(beacon, WIRE_RUNS, count, pids, {run.url for run in runs}, runs, "$.runs")
 
@@ -255,7 +255,7 @@ def _checked(
     return CheckedBeacon(site, wire, count, urls, not vid)
 
 
-def run_events(run: Run, index: int) -> int:
+def _run_events(run: Run, index: int) -> int:
     """The number of events in a run, once its columns agree with each other (or it has its
     events as objects, and no columns); raise BeaconError saying where they do not."""
     kinds = run.type
@@ -305,7 +305,7 @@ def _columns_message(run: Run, path: str) -> str:
         ),
         None,
     )
-    if mismatch is None:  # pragma: no cover - run_events refused the run for one of the above
+    if mismatch is None:  # pragma: no cover - _run_events refused the run for one of the above
         return f"Expected columns that agree with `type` - at `{path}`"
     name, (count, per) = mismatch
     got = len(getattr(run, name))

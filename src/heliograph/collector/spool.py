@@ -196,7 +196,6 @@ class SpoolWriter:
         self._idle = False
         self._closed = False
         self._segment: _Segment | None = None
-        self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._sealer: Sealer | None = None
@@ -214,10 +213,9 @@ class SpoolWriter:
         self.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._loop = loop = asyncio.get_running_loop()
         self._stopped = loop.create_future()
-        self._thread = threading.Thread(
+        threading.Thread(
             target=self._run, args=(loop, self._stopped), name="spool-writer", daemon=True
-        )
-        self._thread.start()
+        ).start()
 
     async def append(self, payload: bytes, group: int = 0) -> None:
         """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
@@ -256,6 +254,7 @@ class SpoolWriter:
     def _run(self, loop: asyncio.AbstractEventLoop, stopped: asyncio.Future[None]) -> None:
         """The writer thread: commit what is pending, seal idle or full segments, stop on close."""
         tick = self.segment_seconds / 2  # an idle open segment is sealed for the loader
+        batch: list[tuple[int, bytes, asyncio.Future[None]]] = []
         try:
             while True:
                 with self._lock:
@@ -271,15 +270,15 @@ class SpoolWriter:
                     self._wake.acquire(timeout=tick)
                 if self._due_for_rotation():
                     self._seal()
-        except BaseException as exc:  # pragma: no cover - a bug; do not leave requests hanging
+        except Exception as exc:  # a bug: logged, and no request is left waiting
             log.exception("spool.writer_crashed")
             with self._lock:
                 self._closed = True
-                batch, self._pending = self._pending, []
+                # The batch being committed (futures already settled are skipped) and the rest.
+                batch, self._pending = batch + self._pending, []
             error = SpoolError(f"spool writer stopped: {exc!r}")
             outcomes: Outcomes = [([future for _, _, future in batch], error)]
             loop.call_soon_threadsafe(_settle_all, outcomes)
-            raise
         finally:
             loop.call_soon_threadsafe(_set_done, stopped)
 
