@@ -85,18 +85,31 @@ def _version(module: str) -> str | None:
         return None
 
 
-def fsync_probe(directory: Path, rounds: int = 200, size: int = 4096) -> dict[str, float]:
-    """Time write+fsync of ``size`` bytes appended to one file: the floor of a group commit."""
+def fsync_probe(
+    directory: Path, rounds: int = 200, size: int = 4096, *, over_zeros: bool = False
+) -> dict[str, object]:
+    """Time one durable write of ``size`` bytes, the floor of a group commit: appended to a file
+    and fsync'd, or (``over_zeros``) written over zeros the file already has and fdatasync'd,
+    as the spool does. ``cpu_us`` is the CPU time of the calling thread, kernel included."""
     path = directory / "fsync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     payload = os.urandom(size)
     samples = []
     try:
-        for _ in range(rounds):
-            started = time.perf_counter()
-            os.write(fd, payload)
+        if over_zeros:
+            os.write(fd, bytes(rounds * size))
             os.fsync(fd)
+        cpu_started = time.thread_time()
+        for index in range(rounds):
+            started = time.perf_counter()
+            if over_zeros:
+                os.pwrite(fd, payload, index * size)
+                os.fdatasync(fd)
+            else:
+                os.write(fd, payload)
+                os.fsync(fd)
             samples.append((time.perf_counter() - started) * 1000)
+        cpu_us = (time.thread_time() - cpu_started) / rounds * 1e6
     finally:
         os.close(fd)
         path.unlink()
@@ -106,6 +119,7 @@ def fsync_probe(directory: Path, rounds: int = 200, size: int = 4096) -> dict[st
         "bytes": size,
         "p50_ms": round(samples[len(samples) // 2], 4),
         "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 4),
+        "cpu_us": round(cpu_us, 1),
     }
 
 
@@ -130,6 +144,7 @@ def machine_info(probe_dir: Path | None = None) -> dict[str, object]:
         info["wrk"] = (banner.stdout or banner.stderr).splitlines()[0].strip()
     if probe_dir is not None:
         info["fsync_4k_append"] = fsync_probe(probe_dir)
+        info["fdatasync_4k_over_zeros"] = fsync_probe(probe_dir, over_zeros=True)
     info["git"] = git_state()
     return info
 

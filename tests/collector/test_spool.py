@@ -75,6 +75,56 @@ def test_seal_orphans_cuts_torn_tail_and_skips_live_writers(tmp_path: Path) -> N
     assert live.exists()
 
 
+def test_seal_orphans_cuts_zeros_quietly_and_warns_about_a_torn_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A killed writer leaves its segment zeroed ahead of the last record: the zeros are cut
+    without a warning. A record cut off before the zeros is a torn tail, and is reported."""
+    zeros_only = tmp_path / "0001-dead.open"
+    write(zeros_only, frame(b"a") + frame(b"b") + bytes(5000))
+    torn = tmp_path / "0002-dead.open"
+    write(torn, frame(b"c") + frame(b"d")[:-1] + bytes(5000))
+    with caplog.at_level("WARNING", logger="heliograph.spool"):
+        sealed = seal_orphans(tmp_path)
+    assert [read_records(p).records for p in sealed] == [[b"a", b"b"], [b"c"]]
+    assert [p.stat().st_size for p in sealed] == [len(frame(b"a") + frame(b"b")), len(frame(b"c"))]
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "0002-dead.open" in warned[0] and "torn_tail_cut" in warned[0]
+
+
+def test_an_open_segment_is_zeroed_ahead_and_sealed_to_its_last_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records go over zeros written ahead of them (ZERO_AHEAD at a time); appends that cross
+    the zeroed end, by a little or by more than a whole step, all read back in order, and the
+    sealed segment ends exactly at its last record."""
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AHEAD", 100)
+    payloads = [b"x" * n for n in (10, 60, 1, 250, 3, 90, 400, 7)]
+
+    async def run() -> tuple[int, list[tuple[int, bool, list[bytes]]]]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        seen = []
+        for payload in payloads:
+            await writer.append(payload)
+            (open_segment,) = tmp_path.glob("*.open")
+            result = read_records(open_segment)
+            zeros = result.total_bytes - result.valid_bytes
+            seen.append((zeros, result.garbled_tail, result.records))
+        await writer.close()
+        return writer.records_written, seen
+
+    written, seen = asyncio.run(run())
+    assert written == len(payloads)
+    for count, (zeros, garbled, records) in enumerate(seen, start=1):
+        assert 0 < zeros <= 100 and not garbled  # zeros ahead, never a torn tail
+        assert records == payloads[:count]
+    (segment,) = sealed_segments(tmp_path)
+    assert segment.stat().st_size == sum(len(frame(p)) for p in payloads)
+    result = read_records(segment)
+    assert result.records == payloads and not result.torn
+
+
 def test_group_commit_many_concurrent_appends(tmp_path: Path) -> None:
     async def run() -> SpoolWriter:
         writer = SpoolWriter(tmp_path, segment_bytes=4096, segment_seconds=0.05)
@@ -140,16 +190,16 @@ def test_write_failure_is_reported_not_acknowledged(
 def test_failed_sync_fails_its_records_and_the_next_go_to_a_new_segment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_fsync = os.fsync
+    real_fdatasync = os.fdatasync
     calls = {"n": 0}
 
-    def flaky_fsync(fd: int) -> None:
+    def flaky_fdatasync(fd: int) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise OSError(5, "Input/output error")
-        real_fsync(fd)
+        real_fdatasync(fd)
 
-    monkeypatch.setattr("heliograph.collector.spool.os.fsync", flaky_fsync)
+    monkeypatch.setattr("heliograph.collector.spool.os.fdatasync", flaky_fdatasync)
 
     async def run() -> tuple[list[BaseException | None], SpoolWriter]:
         writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
@@ -305,3 +355,43 @@ def test_a_writer_thread_that_fails_answers_every_waiting_append(
     outcomes, late = asyncio.run(run())
     assert all(isinstance(o, SpoolError) and "writer stopped" in str(o) for o in outcomes)
     assert isinstance(late, SpoolError)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policy")
+def test_the_writer_thread_does_not_preempt_the_event_loop(tmp_path: Path) -> None:
+    """The writer thread runs under SCHED_BATCH (seen from inside it: the sealer runs there);
+    the event loop's thread keeps the normal policy."""
+    policies: list[int] = []
+
+    def sealer(key: int, payloads: list[bytes]) -> bytes:
+        policies.append(os.sched_getscheduler(0))
+        return b"".join(payloads)
+
+    async def run() -> int:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        writer.use_sealer(sealer)
+        await writer.start()
+        await writer.append(b"p")
+        await writer.close()
+        return os.sched_getscheduler(0)
+
+    assert asyncio.run(run()) == os.SCHED_OTHER
+    assert policies == [os.SCHED_BATCH]
+
+
+def test_a_refused_scheduling_policy_leaves_the_writer_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("heliograph.collector.spool.os.sched_setscheduler", refused)
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        await asyncio.wait_for(writer.append(b"kept"), timeout=10)
+        await writer.close()
+
+    asyncio.run(run())
+    assert [read_records(p).records for p in sealed_segments(tmp_path)] == [[b"kept"]]
