@@ -299,8 +299,11 @@ def site() -> Iterator[TagSite]:
     served.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium for a test module. Not for the session: Playwright's sync API keeps an
+    event loop running while it is open, and any later test that opens Playwright itself (the
+    browser pipeline, the product flow) would fail with "Sync API inside the asyncio loop"."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
