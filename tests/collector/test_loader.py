@@ -122,6 +122,24 @@ def test_torn_orphan_segment_loads_its_intact_prefix(
     assert store.count_events(scope, site_id=88) - before == 3
 
 
+def test_orphan_segment_zeroed_ahead_loads_whole_and_is_not_quarantined(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
+    """A writer killed with its segment zeroed ahead leaves records, then zeros: all of the
+    records load, and the sealed segment is exact (nothing quarantined)."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    records = b"".join(frame(codec.seal(spooled(TENANT_B, 87, n))) for n in (3, 4))
+    (spool / "0003-dead.open").write_bytes(records + bytes(1024 * 1024))
+    scope = TenantScope(TENANT_B)
+    before = store.count_events(scope, site_id=87)
+    assert Loader(spool, codec).run_once().events == 7
+    assert store.count_events(scope, site_id=87) - before == 7
+    quarantine = spool / "quarantine"
+    assert not (quarantine.exists() and any(quarantine.iterdir()))
+    assert not list(spool.glob("*.open"))
+
+
 def test_corrupt_sealed_segment_is_quarantined_after_loading_the_good_part(
     event_store: Settings, tmp_path: Path, codec: SpoolCodec
 ) -> None:

@@ -6,7 +6,9 @@ import asyncio
 import fcntl
 import os
 import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,37 +94,172 @@ def test_seal_orphans_cuts_zeros_quietly_and_warns_about_a_torn_record(
     assert len(warned) == 1 and "0002-dead.open" in warned[0] and "torn_tail_cut" in warned[0]
 
 
+def _file_state(path: Path) -> tuple[int, bool, list[bytes], int]:
+    """(bytes after the records, garbled?, records, where the first hole starts)."""
+    result = read_records(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        hole = os.lseek(fd, 0, os.SEEK_HOLE)
+    finally:
+        os.close(fd)
+    return result.total_bytes - result.valid_bytes, result.garbled_tail, result.records, hole
+
+
 def test_an_open_segment_is_zeroed_ahead_and_sealed_to_its_last_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Records go over zeros written ahead of them (ZERO_AHEAD at a time); appends that cross
+    """Once a segment holds ZERO_AFTER bytes, its records go over zeros written ahead of them
+    (real blocks, not a hole), in steps of what it holds, at most ZERO_AHEAD. Appends that cross
     the zeroed end, by a little or by more than a whole step, all read back in order, and the
     sealed segment ends exactly at its last record."""
-    monkeypatch.setattr("heliograph.collector.spool.ZERO_AHEAD", 100)
-    payloads = [b"x" * n for n in (10, 60, 1, 250, 3, 90, 400, 7)]
+    # Sizes of whole 4 KiB blocks and more, so that a sparse tail would show as a hole.
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AFTER", 4096)
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AHEAD", 16384)
+    payloads = [b"x" * n for n in (1000, 3000, 100, 9000, 50, 5000, 20000, 300)]
 
-    async def run() -> tuple[int, list[tuple[int, bool, list[bytes]]]]:
+    async def run() -> list[tuple[int, bool, list[bytes], int]]:
         writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
         await writer.start()
         seen = []
         for payload in payloads:
             await writer.append(payload)
             (open_segment,) = tmp_path.glob("*.open")
-            result = read_records(open_segment)
-            zeros = result.total_bytes - result.valid_bytes
-            seen.append((zeros, result.garbled_tail, result.records))
+            seen.append(_file_state(open_segment))
         await writer.close()
-        return writer.records_written, seen
+        return seen
 
-    written, seen = asyncio.run(run())
-    assert written == len(payloads)
-    for count, (zeros, garbled, records) in enumerate(seen, start=1):
-        assert 0 < zeros <= 100 and not garbled  # zeros ahead, never a torn tail
+    seen = asyncio.run(run())
+    # Framed: 1,012, 3,012, 112, 9,012, 62, 5,012, 20,012 and 312 bytes. Under 4,096 bytes
+    # held, no zeros; then steps of what is held (4,136, then 13,210), then of at most 16,384.
+    assert [state[0] for state in seen] == [0, 0, 0, 4136, 4074, 13210, 16384, 16072]
+    for count, (zero_bytes, garbled, records, hole) in enumerate(seen, start=1):
+        assert not garbled  # zeros ahead, never a torn tail
         assert records == payloads[:count]
+        # The first hole is the end of the file: the zeros are written blocks, not a sparse
+        # tail (which would leave the commits allocating blocks, as appends do).
+        assert hole == sum(len(frame(r)) for r in records) + zero_bytes
     (segment,) = sealed_segments(tmp_path)
     assert segment.stat().st_size == sum(len(frame(p)) for p in payloads)
     result = read_records(segment)
     assert result.records == payloads and not result.torn
+
+
+def test_a_quiet_segment_gets_no_zeros(tmp_path: Path) -> None:
+    """Under ZERO_AFTER bytes (the default, 64 KiB), a segment's file is exactly its records:
+    a site with little traffic pays no extra writes."""
+
+    async def run() -> list[int]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        sizes = []
+        for index in range(40):
+            await writer.append(b"%04d" % index * 300)  # 1,200 bytes, about a beacon
+            (open_segment,) = tmp_path.glob("*.open")
+            sizes.append(open_segment.stat().st_size)
+        await writer.close()
+        return sizes
+
+    sizes = asyncio.run(run())
+    assert sizes == [(index + 1) * (HEADER.size + 1200) for index in range(40)]
+
+
+def test_no_room_for_zeros_still_takes_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk with room for the records but not for the zeros ahead of them (full, a quota, a
+    file size limit): every append is still made durable, the zeros written before the disk
+    filled are given back, and the segment goes on without zeros."""
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AFTER", 100)
+    capacity = 2_000  # bytes this "disk" holds for the segment
+    real_pwrite = os.pwrite
+
+    def small_disk(fd: int, data: memoryview, offset: int) -> int:
+        if offset >= capacity:
+            raise OSError(28, "No space left on device")
+        return real_pwrite(fd, data[: capacity - offset], offset)  # a short write at the end
+
+    monkeypatch.setattr("heliograph.collector.spool.os.pwrite", small_disk)
+    payloads = [b"%02d" % i * 40 for i in range(20)]  # 92 bytes framed: 1,840 in all
+
+    async def run() -> list[int]:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        sizes = []
+        for payload in payloads:
+            await asyncio.wait_for(writer.append(payload), timeout=10)
+            (open_segment,) = tmp_path.glob("*.open")
+            sizes.append(open_segment.stat().st_size)
+        await writer.close()
+        return sizes
+
+    with caplog.at_level("WARNING", logger="heliograph.spool"):
+        sizes = asyncio.run(run())
+    assert [r.getMessage().split()[0] for r in caplog.records] == ["spool.zero_ahead_stopped"]
+    assert sizes[-1] == 1_840  # the zeros given back; the records only
+    (segment,) = sealed_segments(tmp_path)
+    assert read_records(segment).records == payloads
+
+
+def test_sealing_cuts_the_zeros_durably_before_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sealed name is only given to a file already cut to its last record on disk: the loader
+    quarantines a sealed segment that does not read whole."""
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AFTER", 10)
+    calls: list[str] = []
+    for name in ("ftruncate", "fsync", "rename"):
+        real = getattr(os, name)
+
+        def spy(*args: object, _name: str = name, _real: Any = real) -> Any:
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(f"heliograph.collector.spool.os.{name}", spy)
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        for index in range(2):  # 52 bytes framed each: the second is followed by 52 zeros
+            await writer.append(b"r%d" % index * 20)
+        calls.clear()  # from here on: the seal
+        await writer.close()
+
+    asyncio.run(run())
+    sealing = [call for call in calls if call in ("ftruncate", "fsync", "rename")]
+    assert sealing[:3] == ["ftruncate", "fsync", "rename"]
+    (segment,) = sealed_segments(tmp_path)
+    assert not read_records(segment).torn
+
+
+def test_a_failed_seal_leaves_the_segment_for_seal_orphans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If cutting the zeros fails, the segment stays .open but its lock is released, so the
+    loader's seal_orphans (in the same process) seals it with every acknowledged record."""
+    monkeypatch.setattr("heliograph.collector.spool.ZERO_AFTER", 10)
+    real_ftruncate = os.ftruncate
+    failures = {"left": 1}
+
+    def failing_once(fd: int, length: int) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError(5, "Input/output error")
+        real_ftruncate(fd, length)
+
+    monkeypatch.setattr("heliograph.collector.spool.os.ftruncate", failing_once)
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        await writer.start()
+        for index in range(2):  # 52 bytes framed each: the second is followed by 52 zeros
+            await writer.append(b"r%d" % index * 20)
+        await writer.close()
+
+    asyncio.run(run())
+    assert not sealed_segments(tmp_path) and len(list(tmp_path.glob("*.open"))) == 1
+    sealed = seal_orphans(tmp_path)  # would skip the file if its lock were still held
+    assert [read_records(p).records for p in sealed] == [[b"r%d" % i * 20 for i in range(2)]]
+    assert not read_records(sealed[0]).torn
 
 
 def test_group_commit_many_concurrent_appends(tmp_path: Path) -> None:
@@ -377,6 +514,32 @@ def test_the_writer_thread_does_not_preempt_the_event_loop(tmp_path: Path) -> No
 
     assert asyncio.run(run()) == os.SCHED_OTHER
     assert policies == [os.SCHED_BATCH]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policy")
+def test_a_policy_an_operator_chose_is_kept(tmp_path: Path) -> None:
+    """The writer thread inherits its starter's policy; only the default one is changed."""
+    policies: list[int] = []
+
+    def sealer(key: int, payloads: list[bytes]) -> bytes:
+        policies.append(os.sched_getscheduler(0))
+        return b"".join(payloads)
+
+    async def run() -> None:
+        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
+        writer.use_sealer(sealer)
+        await writer.start()
+        await writer.append(b"p")
+        await writer.close()
+
+    def idle_thread() -> None:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        asyncio.run(run())
+
+    thread = threading.Thread(target=idle_thread)
+    thread.start()
+    thread.join(timeout=30)
+    assert policies == [os.SCHED_IDLE]
 
 
 def test_a_refused_scheduling_policy_leaves_the_writer_working(

@@ -1,23 +1,28 @@
-"""The durable spool: append-only, checksummed segment files fsync'd before an acknowledgement.
+"""The durable spool: checksummed records added at the end of segment files and made durable
+(fdatasync) before an acknowledgement.
 
 Layout: ``<spool>/<ns>-<writer>.open`` is being written by one live writer (it holds an exclusive
 flock on it); ``.seg`` files are sealed and ready for the loader.  A record is
 ``b"HGR1" | u32 length | u32 crc32 | payload``; a reader stops at the first short or corrupt
 record, so a torn tail left by ``kill -9`` is never loaded and nothing before it is lost.
 
-An open segment is zeroed ahead of its records, ZERO_AHEAD bytes at a time, each step made
-durable with the commit that needs it. The other commits overwrite blocks the file already has:
-the file's size and block map stay as they are, so their fdatasync has only the records to
-write (no metadata, and on a journalling file system no journal commit). On the development VM
-that halves a commit's fsync latency (docs/benchmarks.md). PostgreSQL zeroes its WAL segments
-for the same reason. The zeros after the last record are not a record, so readers stop there;
-sealing cuts them off, and so does ``seal_orphans`` after a crash.
+Once an open segment holds ZERO_AFTER bytes, it is zeroed ahead of its records, in steps as
+large as what it holds (at most ZERO_AHEAD), each step made durable with the commit that needs
+it. The other commits overwrite blocks the file already has: the file's size and block map stay
+as they are, so their fdatasync has only the records to write (no metadata, and on a
+journalling file system no journal commit). On the development VM that halves a commit's
+fsync latency (docs/benchmarks.md). PostgreSQL zeroes its WAL segments for the same reason.
+The price is disk writes: a busy segment's bytes are written twice, zeros first. A quiet
+segment (under ZERO_AFTER bytes before it is sealed) gets no zeros at all, and a disk too full
+for the zeros still takes the records. The zeros after the last record are not a record, so
+readers stop there; sealing cuts them off, and so does ``seal_orphans`` after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -38,9 +43,10 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 # With a sealer, one group's payloads share a record up to this many bytes, well under the
 # record limit whatever the sealer adds.
 GROUP_BYTES = 1024 * 1024
-# How far ahead of its records an open segment's file is zeroed, per step.
+# An open segment is zeroed ahead of its records once it holds ZERO_AFTER bytes, in steps of
+# what it holds, at most ZERO_AHEAD.
+ZERO_AFTER = 64 * 1024
 ZERO_AHEAD = 1024 * 1024
-_ZEROS = bytes(ZERO_AHEAD)
 OPEN_SUFFIX = ".open"
 SEALED_SUFFIX = ".seg"
 
@@ -128,13 +134,14 @@ def seal_orphans(spool_dir: Path) -> list[Path]:
                 continue  # a live writer holds it
             result = read_records(path)
             if result.torn:
-                if result.garbled_tail:
-                    log.warning(
-                        "spool.torn_tail_cut segment=%s kept=%d dropped_bytes=%d",
-                        path.name,
-                        result.valid_bytes,
-                        result.total_bytes - result.valid_bytes,
-                    )
+                log.log(
+                    logging.WARNING if result.garbled_tail else logging.INFO,
+                    "spool.%s segment=%s kept=%d dropped_bytes=%d",
+                    "torn_tail_cut" if result.garbled_tail else "zero_tail_cut",
+                    path.name,
+                    result.valid_bytes,
+                    result.total_bytes - result.valid_bytes,
+                )
                 os.ftruncate(fd, result.valid_bytes)
                 os.fsync(fd)
             target = path.with_suffix(SEALED_SUFFIX)
@@ -153,7 +160,7 @@ def sealed_segments(spool_dir: Path) -> list[Path]:
 
 
 class _Segment:
-    """One open segment file owned by this writer, zeroed ahead of its records."""
+    """One open segment file owned by this writer, zeroed ahead of its records once busy."""
 
     def __init__(self, spool_dir: Path, writer_id: str) -> None:
         name = f"{time.time_ns():020d}-{writer_id}{OPEN_SUFFIX}"
@@ -163,29 +170,50 @@ class _Segment:
         fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fsync_dir(spool_dir)
         self.size = 0  # where the records end
-        self.zeroed = 0  # where the durable zeros end
+        self.allocated = 0  # where the file's written blocks end: records, then zeros
+        self.zero_ahead = True  # until the disk has no room for zeros
         self.opened = time.monotonic()
 
     def write_durably(self, data: bytes) -> None:
         end = self.size + len(data)
-        if end > self.zeroed:  # the next step of zeros, made durable with these records
-            zeroed = max(self.zeroed, end)
-            _write_at(self.fd, memoryview(_ZEROS)[: end + ZERO_AHEAD - zeroed], zeroed)
-            self.zeroed = end + ZERO_AHEAD
+        if end > self.allocated:
+            self._grow(end)
         _write_at(self.fd, memoryview(data), self.size)
         # fdatasync also makes durable a new size and new blocks (what reading the data back
-        # needs); without them, as between steps, it has no journal entry to commit.
+        # needs); without them, as between steps, it has no metadata to write.
         os.fdatasync(self.fd)
         self.size = end
 
-    def seal(self) -> Path:
-        if self.zeroed > self.size:
+    def _grow(self, end: int) -> None:
+        """The records will end at ``end``, past the file's blocks: zero the next step after
+        them (made durable by the same fdatasync), unless the segment is still small."""
+        self.allocated = end
+        if not self.zero_ahead or self.size < ZERO_AFTER:
+            return
+        step = min(ZERO_AHEAD, self.size)
+        try:
+            _write_at(self.fd, memoryview(bytes(step)), end)
+        except OSError as exc:
+            # No room for zeros (disk full, quota, file size limit): give back what was
+            # written of them, and take this segment's records without zeros.
+            self.zero_ahead = False
+            log.warning("spool.zero_ahead_stopped segment=%s error=%s", self.path.name, exc)
             os.ftruncate(self.fd, self.size)
-            os.fsync(self.fd)  # a sealed segment ends with its last record
-        target = self.path.with_suffix(SEALED_SUFFIX)
-        os.rename(self.path, target)
-        fsync_dir(self.path.parent)
-        os.close(self.fd)
+            return
+        self.allocated = end + step
+
+    def seal(self) -> Path:
+        try:
+            if self.allocated > self.size:
+                os.ftruncate(self.fd, self.size)
+                os.fsync(self.fd)  # a sealed segment ends with its last record
+            target = self.path.with_suffix(SEALED_SUFFIX)
+            os.rename(self.path, target)
+            fsync_dir(self.path.parent)
+        finally:
+            # Also after a failure: closing releases the lock, so that seal_orphans (the
+            # loader's, in this process too) can seal what is left as .open.
+            os.close(self.fd)
         return target
 
     def discard_if_empty(self) -> bool:
@@ -245,12 +273,12 @@ class SpoolWriter:
         ).start()
 
     async def append(self, payload: bytes, group: int = 0) -> None:
-        """Return once ``payload`` is on disk and fsync'd; raise SpoolError if it cannot be."""
+        """Return once ``payload`` is durable on disk; raise SpoolError if it cannot be."""
         await self.submit(payload, group)
 
     def submit(self, payload: bytes, group: int = 0) -> asyncio.Future[None]:
-        """Queue ``payload`` for the next group commit; the future settles once it is on disk
-        and fsync'd, or fails (SpoolError, or the sealer's error for its group). ``append``
+        """Queue ``payload`` for the next group commit; the future settles once it is durable
+        on disk, or fails (SpoolError, or the sealer's error for its group). ``append``
         without a coroutine of its own, for the collector's hot path."""
         with self._lock:
             if self._closed or self._loop is None:
@@ -281,9 +309,9 @@ class SpoolWriter:
     def _run(self, loop: asyncio.AbstractEventLoop, stopped: asyncio.Future[None]) -> None:
         """The writer thread: commit what is pending, seal idle or full segments, stop on close."""
         tick = self.segment_seconds / 2  # an idle open segment is sealed for the loader
-        _yield_to_the_event_loop()
         batch: list[tuple[int, bytes, asyncio.Future[None]]] = []
         try:
+            _yield_to_the_event_loop()
             while True:
                 with self._lock:
                     batch, self._pending = self._pending, []
@@ -373,12 +401,15 @@ def _yield_to_the_event_loop() -> None:
     Linux's SCHED_BATCH: the same share of the CPU, but a writer woken by its fsync no longer
     interrupts the event loop in the middle of a request, only to wait for the GIL the loop
     holds. On one busy core that halves the context switches per commit and lets more requests
-    join each commit. Where the policy is missing or refused, the writer runs as it was.
+    join each commit. Only the default policy is changed: a policy an operator chose (real-time,
+    idle) stays. Where the policy is missing or refused, the writer runs as it was.
     """
     batch = getattr(os, "SCHED_BATCH", None)
     if batch is None:
         return
     try:
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            return
         os.sched_setscheduler(0, batch, os.sched_param(0))
     except OSError as exc:
         log.info("spool.writer_policy_unchanged error=%s", exc)
@@ -387,6 +418,8 @@ def _yield_to_the_event_loop() -> None:
 def _write_at(fd: int, view: memoryview, offset: int) -> None:
     while view:
         written = os.pwrite(fd, view, offset)
+        if not written:
+            raise OSError(errno.ENOSPC, "the file system took no more bytes")
         view, offset = view[written:], offset + written
 
 
