@@ -259,7 +259,18 @@ def cmd_security_log(settings: Settings, args: argparse.Namespace) -> int:
     report = verify()
     if report.ok:
         print(f"security log intact: {report.records:,} records, hash chain verified")
+        if report.head_status == "none" and report.records:
+            print(
+                "warning: no head record yet, so records removed from the end would not be "
+                "found; the next security event writes one",
+                file=sys.stderr,
+            )
+        elif report.head_status not in ("", "none"):
+            print(f"its end matches the head record outside the database: {report.head_status}")
         return 0
+    if report.first_bad_seq is None:
+        print(f"security log BROKEN at its end: {report.head_problem}", file=sys.stderr)
+        return 1
     print(
         f"security log BROKEN at record {report.first_bad_seq}: {report.reason} "
         f"({report.records:,} records checked up to it)",

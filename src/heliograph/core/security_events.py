@@ -102,10 +102,14 @@ class ChainReport:
     records: int
     first_bad_seq: int | None = None
     reason: str = ""
+    # What the end of the log was checked against (the web app's head record): "" if not
+    # checked, "none" if no head was ever written, else which record; and what is wrong with it.
+    head_status: str = ""
+    head_problem: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_seq is None
+        return self.first_bad_seq is None and not self.head_problem
 
 
 def verify_chain(records: Iterable[StoredRecord]) -> ChainReport:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
+from functools import partial
 
 from django.db import connection, transaction
 
@@ -18,6 +20,7 @@ from heliograph.core.security_events import (
     verify_chain,
 )
 from heliograph.core.tenancy import TenantScope, require_scope
+from heliograph.web.audit import head
 from heliograph.web.audit.models import AuditEntry, SecurityEventRecord
 
 # Chain extension must be serial: a process lock for threads, plus a PostgreSQL advisory lock
@@ -36,10 +39,11 @@ class DatabaseSink:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
             last = SecurityEventRecord.objects.order_by("-seq").values_list("hash", flat=True)
             previous = last.first() or GENESIS
+            newest: SecurityEventRecord | None = None
             for event in events:
                 document = event.document()
                 digest = chain_hash(previous, document)
-                SecurityEventRecord.objects.create(
+                newest = SecurityEventRecord.objects.create(
                     timestamp=event.timestamp,
                     tenant_id=event.tenant_id,
                     action=event.action,
@@ -49,6 +53,9 @@ class DatabaseSink:
                     hash=digest,
                 )
                 previous = digest
+            if newest is not None:
+                # Once committed (the outermost transaction), outside the database too.
+                transaction.on_commit(partial(head.advance_after_commit, newest.seq, digest))
 
 
 def install() -> None:
@@ -104,5 +111,38 @@ def _stored() -> Iterator[StoredRecord]:
 
 
 def verify() -> ChainReport:
-    """Check the whole chain; the report names the first record that was tampered with."""
-    return verify_chain(_stored())
+    """Check the whole chain, then its end against the head record kept outside the database;
+    the report names the first record that was tampered with, or what is wrong with the end."""
+    try:
+        known = head.read_head()
+    except head.HeadError as error:
+        return replace(verify_chain(_stored()), head_problem=str(error))
+    seen: dict[str, object] = {}
+
+    def watched() -> Iterator[StoredRecord]:
+        for record in _stored():
+            if known is not None and record.seq == known.seq:
+                seen["hash"] = record.hash
+            seen["last"] = record.seq
+            yield record
+
+    report = verify_chain(watched())
+    if not report.ok:
+        return report
+    if known is None:
+        return replace(report, head_status="none")
+    last = seen.get("last")
+    if last is None or (isinstance(last, int) and last < known.seq):
+        return replace(
+            report,
+            head_problem=(
+                f"the log ends at record {last or 'none'}, but record {known.seq} was written: "
+                "records were removed from its end"
+            ),
+        )
+    if seen.get("hash") != known.hash:
+        return replace(
+            report,
+            head_problem=f"record {known.seq} is not the one written: the log was rewritten",
+        )
+    return replace(report, head_status=f"record {known.seq}")

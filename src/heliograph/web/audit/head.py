@@ -1,0 +1,128 @@
+"""The security log's head record: its newest record, kept outside the database.
+
+The hash chain finds any record changed or removed in the middle of the log, but not records
+removed from its end: what is left is still a valid chain. So every committed append also
+records the newest record's sequence number and hash in ``<data dir>/security-log.head``,
+with an HMAC-SHA-256 under a key derived from the platform's data key (the keyring's
+``derived_keys``; the data key itself never leaves the keyring). Someone who can change the
+database but not the data directory (a stolen database login, SQL run by an attacker, a
+database administrator) cannot cut the log's end, or rewrite it, without the head disagreeing.
+
+The head only moves forward, and only after the database has committed: a rolled-back append
+leaves it where it was. Several processes can append; a lock file orders their updates.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from heliograph.core.crypto.keyring import PLATFORM, DerivedKey
+from heliograph.core.crypto.setup import process_keyring
+
+log = logging.getLogger("heliograph.security_log")
+
+HEAD_FILE = "security-log.head"
+KEY_LABEL = "security-log-head"
+
+
+class HeadError(ValueError):
+    """The head file exists but cannot be trusted: unreadable, or its MAC does not verify."""
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest record the log is known to have had."""
+
+    seq: int
+    hash: str
+
+
+def head_path() -> Path:
+    """Where the head record lives: beside the keyring, in the data directory."""
+    data_dir: Path = settings.HELIOGRAPH.data_dir
+    return data_dir / HEAD_FILE
+
+
+def read_head() -> Head | None:
+    """Return the verified head, None if none was ever written; raise HeadError if the file is
+    there but is not a head this installation's keys wrote."""
+    path = head_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        stored = json.loads(raw)
+        seq, digest, key_id, mac = stored["seq"], stored["hash"], stored["key"], stored["mac"]
+        if not (isinstance(seq, int) and isinstance(digest, str) and isinstance(mac, str)):
+            raise TypeError("wrong types")
+    except (ValueError, KeyError, TypeError) as error:
+        raise HeadError(f"the head file {path} is not a head record ({error})") from None
+    key = next((k for k in _keys() if k.key_id == key_id), None)
+    if key is None:
+        raise HeadError(f"the head file {path} names a key this installation does not have")
+    if not hmac.compare_digest(_mac(key, seq, digest), mac):
+        raise HeadError(f"the head file {path} was not written by this installation (bad MAC)")
+    return Head(seq, digest)
+
+
+def advance(seq: int, digest: str) -> None:
+    """Record ``seq``/``digest`` as the newest record, unless the head is already as new."""
+    path = head_path()
+    lock = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            current = read_head()
+        except HeadError:
+            current = None  # replaced by a good one; verify() reports it until then
+        if current is not None and current.seq >= seq:
+            return
+        key = next(k for k in _keys() if k.active)
+        body = {"seq": seq, "hash": digest, "key": key.key_id, "mac": _mac(key, seq, digest)}
+        _replace(path, json.dumps(body, sort_keys=True).encode() + b"\n")
+    finally:
+        os.close(lock)
+
+
+def advance_after_commit(seq: int, digest: str) -> None:
+    """``advance`` for a transaction's on_commit: the events are safe in the database, so a
+    head that cannot be written is logged (verify() then reports it behind), not raised."""
+    try:
+        advance(seq, digest)
+    except Exception:
+        log.exception("security_log.head_not_written seq=%d", seq)
+
+
+def _keys() -> list[DerivedKey]:
+    return process_keyring(settings.HELIOGRAPH).derived_keys(PLATFORM, KEY_LABEL)
+
+
+def _mac(key: DerivedKey, seq: int, digest: str) -> str:
+    message = f"heliograph security log head|{key.key_id}|{seq}|{digest}".encode()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def _replace(path: Path, data: bytes) -> None:
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,0 +1,192 @@
+"""The security log's head record finds records removed from the log's end, or a rewritten end,
+which the hash chain alone cannot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from heliograph.core import security_events
+from heliograph.core.security_events import SecurityEvent, chain_hash
+from heliograph.web.audit import head, log
+from heliograph.web.audit.models import SecurityEventRecord
+
+pytestmark = pytest.mark.django_db
+
+Capture = Callable[..., Any]
+
+
+@pytest.fixture(autouse=True)
+def database_sink() -> None:
+    log.install()
+
+
+def login(tenant: int | None) -> SecurityEvent:
+    return SecurityEvent(
+        action="user.login",
+        category="authentication",
+        outcome="success",
+        tenant_id=tenant,
+        user_id=7,
+        source_ip="192.0.2.1",
+    )
+
+
+def record_committed(capture: Capture, count: int = 4) -> list[SecurityEventRecord]:
+    """Record events and run what their commit runs (the head update)."""
+    with capture(execute=True):
+        for index in range(count):
+            security_events.record(login(index % 2 + 1))
+    return list(SecurityEventRecord.objects.order_by("seq"))
+
+
+def _drop_guard() -> None:
+    """Play an attacker with database access: remove the append-only trigger first."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER audit_securityeventrecord_no_update")
+        else:
+            cursor.execute(
+                "DROP TRIGGER audit_securityeventrecord_append_only ON audit_securityeventrecord"
+            )
+
+
+def test_the_head_follows_each_committed_append(
+    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+    assert own_security_log_head.stat().st_mode & 0o777 == 0o600
+    report = log.verify()
+    assert report.ok and report.head_status == f"record {records[-1].seq}"
+
+
+def test_records_removed_from_the_end_are_found(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    _drop_guard()
+    SecurityEventRecord.objects.filter(seq__gte=records[2].seq).delete()
+    report = log.verify()
+    assert report.first_bad_seq is None  # what is left is a valid chain ...
+    assert not report.ok  # ... but not the whole log
+    assert f"ends at record {records[1].seq}" in report.head_problem
+    assert "removed from its end" in report.head_problem
+
+
+def test_an_emptied_log_is_found(django_capture_on_commit_callbacks: Capture) -> None:
+    record_committed(django_capture_on_commit_callbacks)
+    _drop_guard()
+    SecurityEventRecord.objects.all().delete()
+    report = log.verify()
+    assert not report.ok and "ends at record none" in report.head_problem
+
+
+def test_a_rewritten_end_is_found(django_capture_on_commit_callbacks: Capture) -> None:
+    """The newest record replaced by another that chains correctly (the chain has no secret),
+    under the same sequence number."""
+    records = record_committed(django_capture_on_commit_callbacks)
+    last = records[-1]
+    _drop_guard()
+    forged = dict(last.document)
+    forged["event"] = {"action": "user.logout", "category": "authentication", "outcome": "success"}
+    SecurityEventRecord.objects.filter(seq=last.seq).update(
+        action="user.logout", document=forged, hash=chain_hash(last.previous_hash, forged)
+    )
+    report = log.verify()
+    assert report.first_bad_seq is None and not report.ok
+    assert "rewritten" in report.head_problem
+
+
+def test_a_forged_head_is_refused(
+    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path
+) -> None:
+    """Pointing the head at an earlier record (to hide a cut end) needs the MAC key."""
+    records = record_committed(django_capture_on_commit_callbacks)
+    stored = json.loads(own_security_log_head.read_text())
+    stored.update(seq=records[1].seq, hash=records[1].hash)
+    own_security_log_head.write_text(json.dumps(stored))
+    with pytest.raises(head.HeadError, match="bad MAC"):
+        head.read_head()
+    report = log.verify()
+    assert not report.ok and "bad MAC" in report.head_problem
+
+
+@pytest.mark.parametrize("content", [b"", b"{}", b"not json", b'{"seq": "1", "hash": 2}'])
+def test_a_garbled_head_is_reported(
+    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path, content: bytes
+) -> None:
+    record_committed(django_capture_on_commit_callbacks)
+    own_security_log_head.write_bytes(content)
+    report = log.verify()
+    assert not report.ok and "not a head record" in report.head_problem
+
+
+def test_a_rolled_back_append_does_not_move_the_head(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+
+    def failing_request() -> None:
+        with transaction.atomic():
+            security_events.record(login(1))
+            raise RuntimeError("the request failed after its event")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError):
+        failing_request()
+    assert callbacks == []
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+    assert log.verify().ok
+
+
+def test_the_head_never_moves_back(django_capture_on_commit_callbacks: Capture) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    head.advance(records[1].seq, records[1].hash)  # a slower process, committing late
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+
+
+def test_no_head_yet_is_a_warning_not_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    """A log from before head records (or whose events were never committed by this process)
+    verifies, and the CLI says what is not covered."""
+    from heliograph.cli import cmd_security_log
+
+    security_events.record(login(1))  # the test's transaction never commits: no head
+    report = log.verify()
+    assert report.ok and report.head_status == "none"
+    assert cmd_security_log(None, None) == 0  # type: ignore[arg-type]
+    assert "no head record yet" in capsys.readouterr().err
+
+
+def test_cli_reports_a_cut_end(
+    django_capture_on_commit_callbacks: Capture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from heliograph.cli import cmd_security_log
+
+    records = record_committed(django_capture_on_commit_callbacks)
+    assert cmd_security_log(None, None) == 0  # type: ignore[arg-type]
+    assert f"head record outside the database: record {records[-1].seq}" in (
+        capsys.readouterr().out
+    )
+    _drop_guard()
+    SecurityEventRecord.objects.filter(seq=records[-1].seq).delete()
+    assert cmd_security_log(None, None) == 1  # type: ignore[arg-type]
+    assert "BROKEN at its end" in capsys.readouterr().err
+
+
+def test_a_head_that_cannot_be_written_leaves_the_event_recorded(
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(
+        "heliograph.web.audit.head.head_path", lambda: Path("/nonexistent/dir/head")
+    )
+    with caplog.at_level("ERROR", logger="heliograph.security_log"):
+        records = record_committed(django_capture_on_commit_callbacks, count=1)
+    assert len(records) == 1
+    assert "security_log.head_not_written" in caplog.text
