@@ -127,6 +127,19 @@ def test_a_garbled_head_is_reported(
     assert not report.ok and "not a head record" in report.head_problem
 
 
+def test_a_damaged_head_is_replaced_loudly_by_the_next_append(
+    django_capture_on_commit_callbacks: Capture,
+    own_security_log_head: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    record_committed(django_capture_on_commit_callbacks)
+    own_security_log_head.write_bytes(b"garbage")
+    with caplog.at_level("ERROR", logger="heliograph.security_log"):
+        records = record_committed(django_capture_on_commit_callbacks, count=1)
+    assert "security_log.head_replaced" in caplog.text and "not a head record" in caplog.text
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+
+
 def test_a_rolled_back_append_does_not_move_the_head(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:

@@ -83,8 +83,11 @@ def advance(seq: int, digest: str) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             current = read_head()
-        except HeadError:
-            current = None  # replaced by a good one; verify() reports it until then
+        except HeadError as error:
+            # Replaced by a good one, loudly: until now verify() reported it; from now on only
+            # this log line tells that a head was found damaged.
+            log.error("security_log.head_replaced seq=%d problem=%s", seq, error)
+            current = None
         if current is not None and current.seq >= seq:
             return
         key = next(k for k in _keys() if k.active)
