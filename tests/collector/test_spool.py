@@ -495,34 +495,9 @@ def test_a_writer_thread_that_fails_answers_every_waiting_append(
     assert isinstance(late, SpoolError)
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "SCHED_BATCH") or platform.libc_ver()[0] != "glibc",
-    reason="Linux scheduling policy (musl's sched_setscheduler always fails)",
-)
-def test_the_writer_thread_runs_under_sched_batch(tmp_path: Path) -> None:
-    """The writer thread runs under SCHED_BATCH, whose wake-ups do not preempt (seen from
-    inside it: the sealer runs there); the event loop's thread keeps the normal policy."""
-    policies: list[int] = []
-
-    def sealer(key: int, payloads: list[bytes]) -> bytes:
-        policies.append(os.sched_getscheduler(0))
-        return b"".join(payloads)
-
-    async def run() -> int:
-        writer = SpoolWriter(tmp_path, segment_bytes=1 << 20, segment_seconds=30)
-        writer.use_sealer(sealer)
-        await writer.start()
-        await writer.append(b"p")
-        await writer.close()
-        return os.sched_getscheduler(0)
-
-    assert asyncio.run(run()) == os.SCHED_OTHER
-    assert policies == [os.SCHED_BATCH]
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policy")
-def test_a_policy_an_operator_chose_is_kept(tmp_path: Path) -> None:
-    """The writer thread inherits its starter's policy; only the default one is changed."""
+def _writer_thread_policy(tmp_path: Path) -> int:
+    """The scheduling policy the writer thread runs under, seen from inside it (the sealer runs
+    there), for a writer started from the calling thread."""
     policies: list[int] = []
 
     def sealer(key: int, payloads: list[bytes]) -> bytes:
@@ -536,14 +511,35 @@ def test_a_policy_an_operator_chose_is_kept(tmp_path: Path) -> None:
         await writer.append(b"p")
         await writer.close()
 
+    asyncio.run(run())
+    (policy,) = policies
+    return policy
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "SCHED_BATCH") or platform.libc_ver()[0] != "glibc",
+    reason="Linux scheduling policy (musl's sched_setscheduler always fails)",
+)
+def test_the_writer_thread_runs_under_sched_batch(tmp_path: Path) -> None:
+    """The writer thread runs under SCHED_BATCH, whose wake-ups do not preempt; the event
+    loop's thread keeps the normal policy."""
+    assert _writer_thread_policy(tmp_path) == os.SCHED_BATCH
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policy")
+def test_a_policy_an_operator_chose_is_kept(tmp_path: Path) -> None:
+    """The writer thread inherits its starter's policy; only the default one is changed."""
+    seen: list[int] = []
+
     def idle_thread() -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        asyncio.run(run())
+        seen.append(_writer_thread_policy(tmp_path))
 
     thread = threading.Thread(target=idle_thread)
     thread.start()
     thread.join(timeout=30)
-    assert policies == [os.SCHED_IDLE]
+    assert seen == [os.SCHED_IDLE]
 
 
 def test_a_refused_scheduling_policy_leaves_the_writer_working(

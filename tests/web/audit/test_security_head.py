@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from heliograph.core import security_events
 from heliograph.core.security_events import SecurityEvent, chain_hash
 from heliograph.web.audit import head, log
 from heliograph.web.audit.models import SecurityEventRecord
+from tests.web.audit.attacker import drop_append_only_guard
 
 pytestmark = pytest.mark.django_db
 
@@ -45,17 +46,6 @@ def record_committed(capture: Capture, count: int = 4) -> list[SecurityEventReco
     return list(SecurityEventRecord.objects.order_by("seq"))
 
 
-def _drop_guard() -> None:
-    """Play an attacker with database access: remove the append-only trigger first."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER audit_securityeventrecord_no_update")
-        else:
-            cursor.execute(
-                "DROP TRIGGER audit_securityeventrecord_append_only ON audit_securityeventrecord"
-            )
-
-
 def test_the_head_follows_each_committed_append(
     django_capture_on_commit_callbacks: Capture, own_security_log_head: Path
 ) -> None:
@@ -70,7 +60,7 @@ def test_records_removed_from_the_end_are_found(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     records = record_committed(django_capture_on_commit_callbacks)
-    _drop_guard()
+    drop_append_only_guard()
     SecurityEventRecord.objects.filter(seq__gte=records[2].seq).delete()
     report = log.verify()
     assert report.first_bad_seq is None  # what is left is a valid chain ...
@@ -81,7 +71,7 @@ def test_records_removed_from_the_end_are_found(
 
 def test_an_emptied_log_is_found(django_capture_on_commit_callbacks: Capture) -> None:
     record_committed(django_capture_on_commit_callbacks)
-    _drop_guard()
+    drop_append_only_guard()
     SecurityEventRecord.objects.all().delete()
     report = log.verify()
     assert not report.ok and "ends at record none" in report.head_problem
@@ -92,7 +82,7 @@ def test_a_rewritten_end_is_found(django_capture_on_commit_callbacks: Capture) -
     under the same sequence number."""
     records = record_committed(django_capture_on_commit_callbacks)
     last = records[-1]
-    _drop_guard()
+    drop_append_only_guard()
     forged = dict(last.document)
     forged["event"] = {"action": "user.logout", "category": "authentication", "outcome": "success"}
     SecurityEventRecord.objects.filter(seq=last.seq).update(
@@ -185,7 +175,7 @@ def test_cli_reports_a_cut_end(
     assert f"head record outside the database: record {records[-1].seq}" in (
         capsys.readouterr().out
     )
-    _drop_guard()
+    drop_append_only_guard()
     SecurityEventRecord.objects.filter(seq=records[-1].seq).delete()
     assert cmd_security_log(None, None) == 1  # type: ignore[arg-type]
     assert "BROKEN at its end" in capsys.readouterr().err

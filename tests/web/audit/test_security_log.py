@@ -11,6 +11,7 @@ from heliograph.core.security_events import SecurityEvent
 from heliograph.core.tenancy import TenantScope
 from heliograph.web.audit import log
 from heliograph.web.audit.models import AppendOnlyError, SecurityEventRecord
+from tests.web.audit.attacker import drop_append_only_guard
 
 pytestmark = pytest.mark.django_db
 
@@ -75,17 +76,6 @@ def test_database_refuses_updates() -> None:
         SecurityEventRecord.objects.filter(seq__gt=0).update(outcome="failure")
 
 
-def _drop_guard() -> None:
-    """Play an attacker with database access: remove the trigger first."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER audit_securityeventrecord_no_update")
-        else:
-            cursor.execute(
-                "DROP TRIGGER audit_securityeventrecord_append_only ON audit_securityeventrecord"
-            )
-
-
 @pytest.mark.parametrize(
     ("column", "value"),
     [
@@ -99,7 +89,7 @@ def _drop_guard() -> None:
 )
 def test_tampering_is_found_at_the_first_bad_record(column: str, value: object) -> None:
     records = record_some()
-    _drop_guard()
+    drop_append_only_guard()
     target = records[1]
     SecurityEventRecord.objects.filter(seq=target.seq).update(**{column: value})
     report = log.verify()
@@ -109,7 +99,7 @@ def test_tampering_is_found_at_the_first_bad_record(column: str, value: object) 
 
 def test_deleting_a_record_in_the_middle_is_found() -> None:
     records = record_some()
-    _drop_guard()
+    drop_append_only_guard()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("DROP TRIGGER IF EXISTS audit_securityeventrecord_append_only "
@@ -126,7 +116,7 @@ def test_cli_verify_names_the_first_bad_record(capsys: pytest.CaptureFixture[str
     records = record_some()
     assert cmd_security_log(None, None) == 0  # type: ignore[arg-type]
     assert "4 records" in capsys.readouterr().out
-    _drop_guard()
+    drop_append_only_guard()
     SecurityEventRecord.objects.filter(seq=records[2].seq).update(action="user.logout")
     assert cmd_security_log(None, None) == 1  # type: ignore[arg-type]
     assert f"BROKEN at record {records[2].seq}" in capsys.readouterr().err
