@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,6 +62,43 @@ def test_rows_carry_derived_ids_and_enrichment() -> None:
     assert rows[0].referrer_host == "www.google.com"
     assert rows[0].visitor_id == "abcd"  # cookieless: the server's salted hash stands in
     assert (rows[0].device, rows[0].browser) == ("desktop", "Firefox")
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("https://a.example/docs/start?q=1#top", "https://a.example/docs/start"),
+        ("https://a.example/reset?token=s3cret&email=ana%40example.com", "https://a.example/reset"),
+        (
+            "https://a.example/?utm_source=news&email=ana@example.com&utm_campaign=spring#x",
+            "https://a.example/?utm_source=news&utm_campaign=spring",
+        ),
+        ("https://a.example/p#frag?utm_source=in-the-fragment", "https://a.example/p"),
+        (
+            "https://a.example/p?utm_sourcex=1&xutm_source=2&utm_source",
+            "https://a.example/p?utm_source",
+        ),
+        ("https://a.example/p?", "https://a.example/p"),
+        ("https://a.example/plain", "https://a.example/plain"),
+    ],
+)
+def test_stored_page_urls_keep_only_campaign_parameters(sent: str, stored: str) -> None:
+    batch = spooled(1, 2, 1, url=sent)
+    (row,) = to_rows(batch)
+    assert row.url == stored
+    assert row.path == urlsplit(sent).path  # the path is the page's, as before
+
+
+def test_stored_referrers_have_no_query_or_fragment() -> None:
+    batch = spooled(1, 2, 2)
+    batch.events[0].ref = "https://www.search.example/search?q=ana+example+diagnosis#r"
+    batch.events[1].ref = "https://blog.example/post/7"
+    rows = to_rows(batch)
+    assert [r.referrer for r in rows] == [
+        "https://www.search.example/search",
+        "https://blog.example/post/7",
+    ]
+    assert rows[0].referrer_host == "www.search.example"
 
 
 def test_loads_each_tenant_into_its_own_scope(

@@ -33,6 +33,12 @@ log = logging.getLogger("heliograph.loader")
 
 MARKER_SUFFIX = ".loading"
 WRITE_CHUNK = 50_000
+# The only query parameters a stored page URL keeps: campaign tags, which say where a visit
+# came from and name no one. Everything else in a query string (e-mail addresses, search
+# terms, reset tokens, order numbers) and every fragment is dropped before the store.
+CAMPAIGN_PARAMETERS = frozenset(
+    {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +74,9 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
                 session_id=event.sid,
                 visitor_id=event.vid or batch.visitor_hash,
                 pageview_id=event.pid,
-                url=event.url,
+                url=stored_url(event.url),
                 path=page.path or "/",
-                referrer=event.ref,
+                referrer=stored_referrer(event.ref),
                 referrer_host=referrer_host,
                 selector=event.sel,
                 x=max(event.x, 0),
@@ -94,6 +100,20 @@ class _Parts:
     def __init__(self, hostname: str, path: str) -> None:
         self.hostname = hostname
         self.path = path
+
+
+def stored_url(url: str) -> str:
+    """A page URL as the store keeps it: no fragment, and of its query only the campaign
+    parameters (CAMPAIGN_PARAMETERS), in their order."""
+    base, _, query = url.partition("#")[0].partition("?")
+    kept = [item for item in query.split("&") if item.partition("=")[0] in CAMPAIGN_PARAMETERS]
+    return base + "?" + "&".join(kept) if kept else base
+
+
+def stored_referrer(url: str) -> str:
+    """A referrer as the store keeps it: without query or fragment (another site's search terms
+    and ids are not ours to keep)."""
+    return url.partition("#")[0].partition("?")[0]
 
 
 def _split(url: str) -> _Parts:
