@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -102,9 +103,12 @@ class _Parts:
         self.path = path
 
 
+@lru_cache(maxsize=4096)  # a batch's events share their page's URL
 def stored_url(url: str) -> str:
     """A page URL as the store keeps it: no fragment, and of its query only the campaign
     parameters (CAMPAIGN_PARAMETERS), in their order."""
+    if "?" not in url and "#" not in url:
+        return url
     base, _, query = url.partition("#")[0].partition("?")
     kept = [item for item in query.split("&") if item.partition("=")[0] in CAMPAIGN_PARAMETERS]
     return base + "?" + "&".join(kept) if kept else base
@@ -113,6 +117,8 @@ def stored_url(url: str) -> str:
 def stored_referrer(url: str) -> str:
     """A referrer as the store keeps it: without query or fragment (another site's search terms
     and ids are not ours to keep)."""
+    if "?" not in url and "#" not in url:
+        return url
     return url.partition("#")[0].partition("?")[0]
 
 
