@@ -254,9 +254,12 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_security_log(settings: Settings, args: argparse.Namespace) -> int:
-    from heliograph.web.audit.log import verify
+    from heliograph.web.audit.log import accept_end, verify
 
-    report = verify()
+    accepting = getattr(args, "action", "verify") == "accept-end"
+    report = accept_end() if accepting else verify()
+    if accepting and report.ok:
+        print(f"the log's end is now its head: {report.head_status or 'none (empty log)'}")
     if report.ok:
         print(f"security log intact: {report.records:,} records, hash chain verified")
         if report.head_status == "none" and report.records:
@@ -269,7 +272,12 @@ def cmd_security_log(settings: Settings, args: argparse.Namespace) -> int:
             print(f"its end matches the head record outside the database: {report.head_status}")
         return 0
     if report.first_bad_seq is None:
-        print(f"security log BROKEN at its end: {report.head_problem}", file=sys.stderr)
+        print(
+            f"security log BROKEN at its end: {report.head_problem}\n"
+            "Once the cause is known (a database restored from a backup, say), "
+            "`heliograph security-log accept-end` makes the log's current end its head.",
+            file=sys.stderr,
+        )
         return 1
     print(
         f"security log BROKEN at record {report.first_bad_seq}: {report.reason} "
@@ -383,8 +391,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int)
 
     security_log = commands.add_parser("security-log", help="check the security event log")
-    security_log.add_subparsers(dest="action", required=True).add_parser(
+    log_actions = security_log.add_subparsers(dest="action", required=True)
+    log_actions.add_parser(
         "verify", help="recompute the hash chain and name the first record that breaks it"
+    )
+    log_actions.add_parser(
+        "accept-end",
+        help="after looking into a head problem (a restored database, a damaged head file): "
+        "make the log's current end its head, recorded as a security event",
     )
 
     mail_command.add_parser(commands)

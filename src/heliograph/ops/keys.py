@@ -205,6 +205,10 @@ def retire_key(settings: Settings, keyring: Keyring, key_id: str) -> None:
         state = store_key_state(settings)
         if key_id in state.get("keys_in_store", [key_id]):  # type: ignore[operator]
             users.append("the event store (run keys reencrypt --store, server stopped)")
+        from heliograph.web.audit import head
+
+        if head.signing_key_id() == key_id:
+            users.append("the security log's head record (any new security event re-signs it)")
     if users:
         raise InputError("in_use", f"{key_id} still protects {', '.join(users)}")
     keyring.retire_tenant_key(info.tenant_id, key_id)

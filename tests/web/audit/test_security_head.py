@@ -117,17 +117,113 @@ def test_a_garbled_head_is_reported(
     assert not report.ok and "not a head record" in report.head_problem
 
 
-def test_a_damaged_head_is_replaced_loudly_by_the_next_append(
+def test_a_damaged_head_is_kept_as_evidence_until_the_end_is_accepted(
     django_capture_on_commit_callbacks: Capture,
     own_security_log_head: Path,
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from heliograph.cli import cmd_security_log
+
     record_committed(django_capture_on_commit_callbacks)
     own_security_log_head.write_bytes(b"garbage")
     with caplog.at_level("ERROR", logger="heliograph.security_log"):
-        records = record_committed(django_capture_on_commit_callbacks, count=1)
-    assert "security_log.head_replaced" in caplog.text and "not a head record" in caplog.text
+        record_committed(django_capture_on_commit_callbacks, count=1)
+    assert "security_log.head_kept" in caplog.text
+    assert own_security_log_head.read_bytes() == b"garbage"
+    assert not log.verify().ok
+    accept = type("Args", (), {"action": "accept-end"})()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cmd_security_log(None, accept) == 0  # type: ignore[arg-type]
+    assert "the log's end is now its head" in capsys.readouterr().out
+    newest = SecurityEventRecord.objects.order_by("-seq").first()
+    assert newest is not None and newest.action == "security_log.end_accepted"
+    labels = {"head_before": "damaged", "head_now": f"record {newest.seq - 1}"}
+    assert newest.document["labels"] == labels
+    assert head.read_head() == head.Head(newest.seq, newest.hash)
+    assert log.verify().ok
+
+
+def test_appends_after_a_cut_end_do_not_hide_it(
+    django_capture_on_commit_callbacks: Capture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """New records chain onto whatever end is left; the head must not follow them there."""
+    records = record_committed(django_capture_on_commit_callbacks, count=5)
+    drop_append_only_guard()
+    SecurityEventRecord.objects.filter(seq__gte=records[3].seq).delete()
+    with caplog.at_level("ERROR", logger="heliograph.security_log"):
+        record_committed(django_capture_on_commit_callbacks, count=3)
+    assert "security_log.head_kept" in caplog.text
     assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+    report = log.verify()
+    assert report.first_bad_seq is None and not report.ok
+
+
+def test_appends_after_a_rewritten_end_do_not_hide_it(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    last = records[-1]
+    drop_append_only_guard()
+    forged = {**last.document, "labels": {"forged": "yes"}}
+    SecurityEventRecord.objects.filter(seq=last.seq).update(
+        document=forged, hash=chain_hash(last.previous_hash, forged)
+    )
+    record_committed(django_capture_on_commit_callbacks, count=2)
+    report = log.verify()
+    assert not report.ok and "rewritten" in report.head_problem
+
+
+def test_accept_end_is_refused_while_the_chain_is_broken(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    drop_append_only_guard()
+    SecurityEventRecord.objects.filter(seq=records[1].seq).update(outcome="unknown")
+    report = log.accept_end()
+    assert report.first_bad_seq == records[1].seq
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"seq": 1, "hash": "h", "key": "k", "mac": "\u00e9\u00e9"}',
+        '{"seq": true, "hash": "h", "key": "k", "mac": "m"}',
+        '{"seq": 1, "hash": "h", "key": 7, "mac": "m"}',
+        "[1, 2]",
+    ],
+)
+def test_a_head_of_the_wrong_shape_is_reported_not_a_crash(
+    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path, content: str
+) -> None:
+    record_committed(django_capture_on_commit_callbacks)
+    own_security_log_head.write_text(content)
+    report = log.verify()
+    assert not report.ok and "not a head record" in report.head_problem
+    record_committed(django_capture_on_commit_callbacks, count=1)  # appends go on
+
+
+def test_an_unreadable_head_is_reported(
+    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path
+) -> None:
+    record_committed(django_capture_on_commit_callbacks)
+    own_security_log_head.unlink()
+    own_security_log_head.mkdir()  # reading it fails with an OSError
+    report = log.verify()
+    assert not report.ok and "cannot be read" in report.head_problem
+
+
+def test_a_head_behind_the_log_says_how_much_it_does_not_cover(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    security_events.record(login(1))  # committed later (here: never), its head not yet moved
+    report = log.verify()
+    assert report.ok
+    assert (
+        report.head_status == f"record {records[-1].seq}; 1 newer record(s) not yet covered by it"
+    )
 
 
 def test_a_rolled_back_append_does_not_move_the_head(
@@ -193,3 +289,32 @@ def test_a_head_that_cannot_be_written_leaves_the_event_recorded(
         records = record_committed(django_capture_on_commit_callbacks, count=1)
     assert len(records) == 1
     assert "security_log.head_not_written" in caplog.text
+
+
+def test_retiring_the_key_that_signed_the_head_is_refused(
+    django_capture_on_commit_callbacks: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keys retire` counts the head as a user of the platform key that signed it."""
+    from heliograph.core.crypto.keyring import PLATFORM, DataKeyInfo
+    from heliograph.core.errors import InputError
+    from heliograph.ops import keys
+
+    record_committed(django_capture_on_commit_callbacks)
+    signing = head.signing_key_id()
+    assert signing is not None
+    retired: list[str] = []
+
+    class Keyring:
+        def status(self) -> list[DataKeyInfo]:
+            return [DataKeyInfo(signing, PLATFORM, "kek-1", "", "decrypt-only")]  # type: ignore[arg-type]
+
+        def retire_tenant_key(self, tenant_id: int, key_id: str) -> None:
+            retired.append(key_id)
+
+    monkeypatch.setattr(keys, "usage", lambda settings: {})
+    monkeypatch.setattr(keys, "store_key_state", lambda settings: {"keys_in_store": []})
+    with pytest.raises(InputError, match="security log's head record"):
+        keys.retire_key(None, Keyring(), signing)  # type: ignore[arg-type]
+    monkeypatch.setattr(head, "signing_key_id", lambda: "another-key")
+    keys.retire_key(None, Keyring(), signing)  # type: ignore[arg-type]
+    assert retired == [signing]

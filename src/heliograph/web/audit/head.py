@@ -9,7 +9,10 @@ database but not the data directory (a stolen database login, SQL run by an atta
 database administrator) cannot cut the log's end, or rewrite it, without the head disagreeing.
 
 The head only moves forward, and only after the database has committed: a rolled-back append
-leaves it where it was. Several processes can append; a lock file orders their updates.
+leaves it where it was. Several processes can append; a lock file orders their updates. Once
+the log's end no longer matches the head (its record gone or changed), or the head file is
+damaged, appends go on but the head stays where it is, as evidence, until an operator accepts
+the log's current end (``heliograph security-log accept-end``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +64,17 @@ def read_head() -> Head | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as error:
+        raise HeadError(f"the head file {path} cannot be read ({error})") from None
     try:
         stored = json.loads(raw)
         seq, digest, key_id, mac = stored["seq"], stored["hash"], stored["key"], stored["mac"]
-        if not (isinstance(seq, int) and isinstance(digest, str) and isinstance(mac, str)):
+        if (
+            not isinstance(seq, int)
+            or isinstance(seq, bool)
+            or not all(isinstance(value, str) for value in (digest, key_id, mac))
+            or not mac.isascii()
+        ):
             raise TypeError("wrong types")
     except (ValueError, KeyError, TypeError) as error:
         raise HeadError(f"the head file {path} is not a head record ({error})") from None
@@ -75,26 +86,62 @@ def read_head() -> Head | None:
     return Head(seq, digest)
 
 
-def advance(seq: int, digest: str) -> None:
-    """Record ``seq``/``digest`` as the newest record, unless the head is already as new."""
-    path = head_path()
-    lock = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+def end_intact(hash_at: Callable[[int], str | None]) -> bool:
+    """Whether the log still holds the head's record unchanged (``hash_at(seq)`` gives a
+    record's hash, None if there is none), so that new records may move the head on. Read
+    before the records: the head never names a record that a later read cannot see."""
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        known = read_head()
+    except HeadError:
+        return False
+    return known is None or hash_at(known.seq) == known.hash
+
+
+def signing_key_id() -> str | None:
+    """The id of the key the head file names (unverified), for the keys command."""
+    try:
+        key_id = json.loads(head_path().read_bytes()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return key_id if isinstance(key_id, str) else None
+
+
+def advance(seq: int, digest: str) -> None:
+    """Record ``seq``/``digest`` as the newest record, unless the head is already as new; a
+    damaged head is left as it is (verify reports it)."""
+    with _locked():
         try:
             current = read_head()
         except HeadError as error:
-            # Replaced by a good one, loudly: until now verify() reported it; from now on only
-            # this log line tells that a head was found damaged.
-            log.error("security_log.head_replaced seq=%d problem=%s", seq, error)
-            current = None
-        if current is not None and current.seq >= seq:
+            log.error("security_log.head_kept seq=%d problem=%s", seq, error)
             return
-        key = next(k for k in _keys() if k.active)
-        body = {"seq": seq, "hash": digest, "key": key.key_id, "mac": _mac(key, seq, digest)}
-        _replace(path, json.dumps(body, sort_keys=True).encode() + b"\n")
-    finally:
-        os.close(lock)
+        if current is None or current.seq < seq:
+            _write(seq, digest)
+
+
+def reset(end: tuple[int, str] | None) -> None:
+    """Make ``end`` (seq, hash) the head whatever it was, or remove the head if the log is
+    empty: an operator's acceptance of the log's current end (log.accept_end)."""
+    with _locked():
+        if end is None:
+            head_path().unlink(missing_ok=True)
+        else:
+            _write(*end)
+
+
+class _locked:
+    def __enter__(self) -> None:
+        self._fd = os.open(head_path().with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
+
+
+def _write(seq: int, digest: str) -> None:
+    key = next(k for k in _keys() if k.active)
+    body = {"seq": seq, "hash": digest, "key": key.key_id, "mac": _mac(key, seq, digest)}
+    _replace(head_path(), json.dumps(body, sort_keys=True).encode() + b"\n")
 
 
 def advance_after_commit(seq: int, digest: str) -> None:

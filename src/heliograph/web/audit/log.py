@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -26,6 +27,7 @@ from heliograph.web.audit.models import AuditEntry, SecurityEventRecord
 # Chain extension must be serial: a process lock for threads, plus a PostgreSQL advisory lock
 # for other processes (SQLite already allows one writer at a time).
 _append_lock = threading.Lock()
+_log = logging.getLogger("heliograph.security_log")
 _ADVISORY_KEY = 0x48454C494F  # "HELIO"
 
 
@@ -37,6 +39,8 @@ class DatabaseSink:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
+            # Before any read of the records (SQLite's snapshot starts at the first one).
+            intact = head.end_intact(_hash_at)
             last = SecurityEventRecord.objects.order_by("-seq").values_list("hash", flat=True)
             previous = last.first() or GENESIS
             newest: SecurityEventRecord | None = None
@@ -53,9 +57,21 @@ class DatabaseSink:
                     hash=digest,
                 )
                 previous = digest
-            if newest is not None:
+            if newest is not None and intact:
                 # Once committed (the outermost transaction), outside the database too.
                 transaction.on_commit(partial(head.advance_after_commit, newest.seq, digest))
+            elif newest is not None:
+                # New records chain onto whatever end the database has now: moving the head
+                # on would bless a cut or rewritten end. It stays, as evidence.
+                _log.error(
+                    "security_log.head_kept seq=%d: the log's end does not match its head "
+                    "record; see `heliograph security-log verify`",
+                    newest.seq,
+                )
+
+
+def _hash_at(seq: int) -> str | None:
+    return SecurityEventRecord.objects.filter(seq=seq).values_list("hash", flat=True).first()
 
 
 def install() -> None:
@@ -114,15 +130,19 @@ def verify() -> ChainReport:
     """Check the whole chain, then its end against the head record kept outside the database;
     the report names the first record that was tampered with, or what is wrong with the end."""
     try:
-        known = head.read_head()
+        known = head.read_head()  # before the records: it never names one they cannot show
     except head.HeadError as error:
         return replace(verify_chain(_stored()), head_problem=str(error))
     seen: dict[str, object] = {}
+    newer = 0
 
     def watched() -> Iterator[StoredRecord]:
+        nonlocal newer
         for record in _stored():
             if known is not None and record.seq == known.seq:
                 seen["hash"] = record.hash
+            elif known is not None and record.seq > known.seq:
+                newer += 1
             seen["last"] = record.seq
             yield record
 
@@ -145,4 +165,32 @@ def verify() -> ChainReport:
             report,
             head_problem=f"record {known.seq} is not the one written: the log was rewritten",
         )
-    return replace(report, head_status=f"record {known.seq}")
+    status = f"record {known.seq}"
+    if newer:
+        status += f"; {newer} newer record(s) not yet covered by it"
+    return replace(report, head_status=status)
+
+
+def accept_end() -> ChainReport:
+    """Make the log's current end its head, whatever the head said, and record that it was
+    done: for an operator who has looked into a head problem (the database restored from a
+    backup, a damaged head file). Refused while the chain itself is broken."""
+    report = verify_chain(_stored())
+    if not report.ok:
+        return report
+    try:
+        known = head.read_head()
+        before = f"record {known.seq}" if known else "none"
+    except head.HeadError:
+        before = "damaged"
+    end = SecurityEventRecord.objects.order_by("-seq").values_list("seq", "hash").first()
+    head.reset(end)
+    security_events.record(
+        SecurityEvent(
+            action="security_log.end_accepted",
+            category="configuration",
+            outcome="success",
+            labels={"head_before": before, "head_now": f"record {end[0]}" if end else "none"},
+        )
+    )
+    return verify()
