@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from collections import defaultdict
@@ -34,12 +35,13 @@ log = logging.getLogger("heliograph.loader")
 
 MARKER_SUFFIX = ".loading"
 WRITE_CHUNK = 50_000
-# The only query parameters a stored page URL keeps: campaign tags, which say where a visit
-# came from and name no one. Everything else in a query string (e-mail addresses, search
-# terms, reset tokens, order numbers) and every fragment is dropped before the store.
-CAMPAIGN_PARAMETERS = frozenset(
-    {"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
-)
+# The only query parameters a stored page URL keeps: campaign tags that say where a visit came
+# from and name no one. Everything else in a query string (e-mail addresses, search terms,
+# reset tokens, order numbers; also utm_term and utm_content, which often carry search
+# keywords or a subscriber's address), every fragment and every path parameter
+# (";jsessionid=...") is dropped before the store.
+CAMPAIGN_PARAMETERS = frozenset({"utm_source", "utm_medium", "utm_campaign"})
+_QUERY_SEPARATORS = re.compile(r"[&;]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +107,44 @@ class _Parts:
 
 @lru_cache(maxsize=4096)  # a batch's events share their page's URL
 def stored_url(url: str) -> str:
-    """A page URL as the store keeps it: no fragment, and of its query only the campaign
-    parameters (CAMPAIGN_PARAMETERS), in their order."""
-    if "?" not in url and "#" not in url:
+    """A page URL as the store keeps it: no fragment, no path parameters, and of its query only
+    the campaign parameters (CAMPAIGN_PARAMETERS), in their order."""
+    if "?" not in url and "#" not in url and ";" not in url:
         return url
     base, _, query = url.partition("#")[0].partition("?")
-    kept = [item for item in query.split("&") if item.partition("=")[0] in CAMPAIGN_PARAMETERS]
+    base = _without_path_parameters(base)
+    kept = [
+        item
+        for item in _QUERY_SEPARATORS.split(query)
+        if item.partition("=")[0] in CAMPAIGN_PARAMETERS
+    ]
     return base + "?" + "&".join(kept) if kept else base
 
 
 def stored_referrer(url: str) -> str:
-    """A referrer as the store keeps it: without query or fragment (another site's search terms
-    and ids are not ours to keep)."""
-    if "?" not in url and "#" not in url:
+    """A referrer as the store keeps it: without user name and password, path parameters,
+    query or fragment (another site's search terms and ids are not ours to keep)."""
+    if not any(mark in url for mark in "?#;@"):
         return url
-    return url.partition("#")[0].partition("?")[0]
+    url = _without_path_parameters(url.partition("#")[0].partition("?")[0])
+    scheme, separator, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if separator and "@" in authority:
+        return scheme + separator + authority.rpartition("@")[2] + slash + path
+    return url
+
+
+def _without_path_parameters(text: str) -> str:
+    """``text`` without what follows ";" in each of its "/"-separated parts."""
+    if ";" not in text:
+        return text
+    return "/".join(part.partition(";")[0] for part in text.split("/"))
 
 
 def _split(url: str) -> _Parts:
     try:
         parts = urlsplit(url)
-        return _Parts((parts.hostname or "").lower(), parts.path)
+        return _Parts((parts.hostname or "").lower(), _without_path_parameters(parts.path))
     except ValueError:
         return _Parts("", "/")
 
