@@ -77,10 +77,9 @@ def test_an_emptied_log_is_found(django_capture_on_commit_callbacks: Capture) ->
     assert not report.ok and "ends at record none" in report.head_problem
 
 
-def test_a_rewritten_end_is_found(django_capture_on_commit_callbacks: Capture) -> None:
-    """The newest record replaced by another that chains correctly (the chain has no secret),
+def rewrite_newest(records: list[SecurityEventRecord]) -> None:
+    """Replace the newest record with another that chains correctly (the chain has no secret),
     under the same sequence number."""
-    records = record_committed(django_capture_on_commit_callbacks)
     last = records[-1]
     drop_append_only_guard()
     forged = dict(last.document)
@@ -88,6 +87,10 @@ def test_a_rewritten_end_is_found(django_capture_on_commit_callbacks: Capture) -
     SecurityEventRecord.objects.filter(seq=last.seq).update(
         action="user.logout", document=forged, hash=chain_hash(last.previous_hash, forged)
     )
+
+
+def test_a_rewritten_end_is_found(django_capture_on_commit_callbacks: Capture) -> None:
+    rewrite_newest(record_committed(django_capture_on_commit_callbacks))
     report = log.verify()
     assert report.first_bad_seq is None and not report.ok
     assert "rewritten" in report.head_problem
@@ -162,13 +165,7 @@ def test_appends_after_a_cut_end_do_not_hide_it(
 def test_appends_after_a_rewritten_end_do_not_hide_it(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    records = record_committed(django_capture_on_commit_callbacks)
-    last = records[-1]
-    drop_append_only_guard()
-    forged = {**last.document, "labels": {"forged": "yes"}}
-    SecurityEventRecord.objects.filter(seq=last.seq).update(
-        document=forged, hash=chain_hash(last.previous_hash, forged)
-    )
+    rewrite_newest(record_committed(django_capture_on_commit_callbacks))
     record_committed(django_capture_on_commit_callbacks, count=2)
     report = log.verify()
     assert not report.ok and "rewritten" in report.head_problem
@@ -185,33 +182,36 @@ def test_accept_end_is_refused_while_the_chain_is_broken(
     assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
 
 
+def _unreadable(path: Path) -> None:
+    path.unlink()
+    path.mkdir()  # reading it fails with an OSError
+
+
+def _writing(text: str) -> Callable[[Path], object]:
+    return lambda path: path.write_text(text)
+
+
 @pytest.mark.parametrize(
-    "content",
+    ("damage", "problem"),
     [
-        '{"seq": 1, "hash": "h", "key": "k", "mac": "\u00e9\u00e9"}',
-        '{"seq": true, "hash": "h", "key": "k", "mac": "m"}',
-        '{"seq": 1, "hash": "h", "key": 7, "mac": "m"}',
-        "[1, 2]",
+        (_writing('{"seq": 1, "hash": "h", "key": "k", "mac": "\u00e9"}'), "not a head record"),
+        (_writing('{"seq": true, "hash": "h", "key": "k", "mac": "m"}'), "not a head record"),
+        (_writing('{"seq": 1, "hash": "h", "key": 7, "mac": "m"}'), "not a head record"),
+        (_writing("[1, 2]"), "not a head record"),
+        (_unreadable, "cannot be read"),
     ],
 )
-def test_a_head_of_the_wrong_shape_is_reported_not_a_crash(
-    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path, content: str
+def test_a_head_of_the_wrong_shape_or_unreadable_is_reported_not_a_crash(
+    django_capture_on_commit_callbacks: Capture,
+    own_security_log_head: Path,
+    damage: Callable[[Path], object],
+    problem: str,
 ) -> None:
     record_committed(django_capture_on_commit_callbacks)
-    own_security_log_head.write_text(content)
+    damage(own_security_log_head)
     report = log.verify()
-    assert not report.ok and "not a head record" in report.head_problem
+    assert not report.ok and problem in report.head_problem
     record_committed(django_capture_on_commit_callbacks, count=1)  # appends go on
-
-
-def test_an_unreadable_head_is_reported(
-    django_capture_on_commit_callbacks: Capture, own_security_log_head: Path
-) -> None:
-    record_committed(django_capture_on_commit_callbacks)
-    own_security_log_head.unlink()
-    own_security_log_head.mkdir()  # reading it fails with an OSError
-    report = log.verify()
-    assert not report.ok and "cannot be read" in report.head_problem
 
 
 def test_a_head_behind_the_log_says_how_much_it_does_not_cover(
