@@ -518,7 +518,8 @@ def _writer_thread_policy(tmp_path: Path) -> int:
 
 @pytest.mark.skipif(
     not hasattr(os, "SCHED_BATCH") or platform.libc_ver()[0] != "glibc",
-    reason="Linux scheduling policy (musl's sched_setscheduler always fails)",
+    reason="SCHED_BATCH is a Linux policy, and musl's sched_setscheduler always fails (the "
+    "writer then keeps the default policy, which the refused-policy test covers)",
 )
 def test_the_writer_thread_runs_under_sched_batch(tmp_path: Path) -> None:
     """The writer thread runs under SCHED_BATCH, whose wake-ups do not preempt; the event
@@ -527,7 +528,10 @@ def test_the_writer_thread_runs_under_sched_batch(tmp_path: Path) -> None:
     assert os.sched_getscheduler(0) == os.SCHED_OTHER
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policy")
+@pytest.mark.skipif(
+    not hasattr(os, "SCHED_IDLE"),
+    reason="SCHED_IDLE, the operator's policy this test sets, exists only on Linux",
+)
 def test_a_policy_an_operator_chose_is_kept(tmp_path: Path) -> None:
     """The writer thread inherits its starter's policy; only the default one is changed."""
     seen: list[int] = []

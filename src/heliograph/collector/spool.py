@@ -35,6 +35,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from heliograph.core.files import fsync_dir
+
+__all__ = ["fsync_dir"]  # also imported from here by the loader and simulate
+
 log = logging.getLogger("heliograph.spool")
 
 MAGIC = b"HGR1"
@@ -108,15 +112,6 @@ def _iter_frames(data: bytes) -> Iterator[tuple[bytes, int]]:
             return
         yield payload, end
         offset = end
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (creations, renames, unlinks) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def seal_orphans(spool_dir: Path) -> list[Path]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Protocol
 
 from heliograph.core.crypto.aead import KEY_BYTES, new_key, seal, unseal
 from heliograph.core.errors import ConfigError
+from heliograph.core.files import replace_durably
 
 
 class KeyEncryptionKey(Protocol):
@@ -103,13 +103,7 @@ def write_kek_file(path: Path, current_id: str, keys: Mapping[str, bytes]) -> No
         "keys": {kid: base64.b64encode(secret).decode() for kid, secret in keys.items()},
     }
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    replace_durably(path, json.dumps(document).encode())
 
 
 def create_kek_file(path: Path) -> KekSet:

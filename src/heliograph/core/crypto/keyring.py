@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from heliograph.core.crypto.aead import DecryptionError, new_key, seal, unseal
 from heliograph.core.crypto.kek import KekSet
+from heliograph.core.files import replace_durably
 
 MAGIC = b"HGE1"
 # How long the active data key of a tenant is reused before the key file is checked again for
@@ -345,15 +346,4 @@ class Keyring:
                 os.close(fd)
 
     def _write(self, doc: Doc) -> None:
-        temporary = self.path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=1, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_durably(self.path, json.dumps(doc, indent=1, sort_keys=True).encode())

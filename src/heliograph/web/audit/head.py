@@ -23,7 +23,8 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from django.conf import settings
 
 from heliograph.core.crypto.keyring import PLATFORM, DerivedKey
 from heliograph.core.crypto.setup import process_keyring
+from heliograph.core.files import replace_durably
 
 log = logging.getLogger("heliograph.security_log")
 
@@ -129,19 +131,20 @@ def reset(end: tuple[int, str] | None) -> None:
             _write(*end)
 
 
-class _locked:
-    def __enter__(self) -> None:
-        self._fd = os.open(head_path().with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)
+@contextmanager
+def _locked() -> Iterator[None]:
+    fd = os.open(head_path().with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write(seq: int, digest: str) -> None:
     key = next(k for k in _keys() if k.active)
     body = {"seq": seq, "hash": digest, "key": key.key_id, "mac": _mac(key, seq, digest)}
-    _replace(head_path(), json.dumps(body, sort_keys=True).encode() + b"\n")
+    replace_durably(head_path(), json.dumps(body, sort_keys=True).encode() + b"\n")
 
 
 def advance_after_commit(seq: int, digest: str) -> None:
@@ -160,19 +163,3 @@ def _keys() -> list[DerivedKey]:
 def _mac(key: DerivedKey, seq: int, digest: str) -> str:
     message = f"heliograph security log head|{key.key_id}|{seq}|{digest}".encode()
     return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
-
-
-def _replace(path: Path, data: bytes) -> None:
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -133,17 +133,18 @@ def verify() -> ChainReport:
         known = head.read_head()  # before the records: it never names one they cannot show
     except head.HeadError as error:
         return replace(verify_chain(_stored()), head_problem=str(error))
-    seen: dict[str, object] = {}
-    newer = 0
+    last: int | None = None  # the log's newest record
+    at_head: str | None = None  # the hash of the record the head names
+    newer = 0  # records after it
 
     def watched() -> Iterator[StoredRecord]:
-        nonlocal newer
+        nonlocal last, at_head, newer
         for record in _stored():
             if known is not None and record.seq == known.seq:
-                seen["hash"] = record.hash
+                at_head = record.hash
             elif known is not None and record.seq > known.seq:
                 newer += 1
-            seen["last"] = record.seq
+            last = record.seq
             yield record
 
     report = verify_chain(watched())
@@ -151,8 +152,7 @@ def verify() -> ChainReport:
         return report
     if known is None:
         return replace(report, head_status="none")
-    last = seen.get("last")
-    if last is None or (isinstance(last, int) and last < known.seq):
+    if last is None or last < known.seq:
         return replace(
             report,
             head_problem=(
@@ -160,7 +160,7 @@ def verify() -> ChainReport:
                 "records were removed from its end"
             ),
         )
-    if seen.get("hash") != known.hash:
+    if at_head != known.hash:
         return replace(
             report,
             head_problem=f"record {known.seq} is not the one written: the log was rewritten",
