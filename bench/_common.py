@@ -149,10 +149,12 @@ def machine_info(probe_dir: Path | None = None) -> dict[str, object]:
     return info
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of the whole machine so far, from /proc/stat."""
+def cpu_ticks(cpu: int | None = None) -> tuple[int, int]:
+    """(busy, total) clock ticks so far, from /proc/stat: of the whole machine, or of ``cpu``."""
     with open("/proc/stat", encoding="ascii") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
+        label = "cpu" if cpu is None else f"cpu{cpu}"
+        line = next(line for line in handle if line.split(maxsplit=1)[0] == label)
+    values = [int(v) for v in line.split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     total = sum(values[:8])  # guest time is already counted in user
     return total - idle, total
@@ -471,13 +473,13 @@ def floor_app() -> Any:
 
 
 def count_spool(spool_dir: Path, codec: Any = None) -> dict[str, int]:
-    """Count intact beacons (``records``: a group record counts each of its beacons) and events
-    in every segment (sealed and open) of a spool."""
+    """Count intact beacons (``records``: a group record counts each of its beacons), events and
+    framed records (``frames``) in every segment (sealed and open) of a spool."""
     from heliograph.collector.spool import OPEN_SUFFIX, SEALED_SUFFIX, read_records
 
-    records = events = segments = torn = 0
+    records = events = segments = torn = frames = 0
     if not spool_dir.exists():
-        return {"segments": 0, "records": 0, "events": 0, "torn_segments": 0}
+        return {"segments": 0, "frames": 0, "records": 0, "events": 0, "torn_segments": 0}
     for path in sorted(spool_dir.iterdir()):
         if path.suffix not in (OPEN_SUFFIX, SEALED_SUFFIX):
             continue
@@ -488,8 +490,15 @@ def count_spool(spool_dir: Path, codec: Any = None) -> dict[str, int]:
             result = read_records(sealed)
         segments += 1
         torn += int(result.torn and path.suffix == SEALED_SUFFIX)
+        frames += len(result.records)
         for record in result.records:
             for batch in decode_record(codec, record):
                 records += 1  # one per beacon, whether or not it shares its record
                 events += len(batch.events)
-    return {"segments": segments, "records": records, "events": events, "torn_segments": torn}
+    return {
+        "segments": segments,
+        "frames": frames,  # records as framed on disk: one per tenant per group commit
+        "records": records,
+        "events": events,
+        "torn_segments": torn,
+    }

@@ -145,10 +145,24 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User+system CPU of the server process (all its threads) so far."""
-        with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        return _cpu_seconds(f"/proc/{self.process.pid}/stat")
+
+    def loop_cpu_seconds(self) -> float:
+        """User+system CPU of the server's main thread, the event loop's, so far."""
+        pid = self.process.pid
+        return _cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
+
+
+def _cpu_seconds(stat_path: str) -> float:
+    with open(stat_path, encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_core() -> int | None:
+    """The one CPU the server is pinned to, if it is pinned to one."""
+    cpus = AFFINITY["server"]
+    return next(iter(cpus)) if cpus is not None and len(cpus) == 1 else None
 
 
 def start_server(name: str, workdir: Path) -> Server:
@@ -267,6 +281,9 @@ def run_config(
         before = _settle(server)
         load = load_average()
         busy_before = cpu_ticks()[0]
+        core = _server_core()
+        core_before = cpu_ticks(core) if core is not None else None
+        loop_before = server.loop_cpu_seconds()
         cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
         wrk = run_wrk(
             server.port,
@@ -276,8 +293,14 @@ def run_config(
             seconds=duration,
         )
         cpu = server.cpu_seconds() - cpu_before
+        loop_cpu = server.loop_cpu_seconds() - loop_before
         wall = time.monotonic() - wall_before
         machine_cores = (cpu_ticks()[0] - busy_before) / os.sysconf("SC_CLK_TCK") / wall
+        core_idle = None
+        if core is not None and core_before is not None:
+            (busy_now, total_now), (busy_then, total_then) = cpu_ticks(core), core_before
+            busy, total = busy_now - busy_then, total_now - total_then
+            core_idle = round(1 - busy / total, 3) if total else None
         after = _settle(server)
     finally:
         exit_code = stop_server(server)
@@ -316,6 +339,16 @@ def run_config(
         },
         # Server CPU per request is less sensitive to other load than requests/s is.
         "server_cpu_us_per_request": round(cpu * 1e6 / max(1, wrk["requests"]), 1),
+        # The event loop's thread and the others (the spool's writer): the loop bounds one
+        # worker. Kernel work done for the server outside its threads (the disk's interrupts,
+        # a kworker) is in neither.
+        "server_cpu_us_per_request_by_thread": {
+            "event_loop": round(loop_cpu * 1e6 / max(1, wrk["requests"]), 1),
+            "other_threads": round((cpu - loop_cpu) * 1e6 / max(1, wrk["requests"]), 1),
+        },
+        # The share of the server's CPU (when pinned to one) that nothing used: time the
+        # server waited with no request to work on, e.g. every connection waiting for an fsync.
+        "server_core_idle": core_idle,
         "loadavg_before": load,
         "quiet_wait": quiet,
         "server_exit_code": exit_code,
@@ -323,11 +356,16 @@ def run_config(
     if before is not None and after is not None and final is not None:
         written = after["records"] - before["records"]
         unacknowledged = written - acknowledged
+        # One frame per tenant per group commit; the benchmark has one tenant, so frames
+        # written are the commits (a group over 1 MiB would be split; these never are).
+        commits = after["frames"] - before["frames"]
         result["spool"] = {
             "acknowledged_batches": acknowledged,
             "records_written_during_run": written,
             "events_written_during_run": after["events"] - before["events"],
             "written_minus_acknowledged": unacknowledged,
+            "commits_during_run": commits,
+            "beacons_per_commit": round(written / commits, 1) if commits else None,
             # Every 202 must be on disk; at most one in-flight request per connection may be
             # on disk without its 202 having reached wrk before it stopped.
             "ok": non_2xx == 0
@@ -341,8 +379,12 @@ def run_config(
         f"{result['events_per_s']:10,.0f} ev/s  p50={result['latency_ms']['p50']:.2f} ms "
         f"p99={result['latency_ms']['p99']:.2f} ms  non2xx={non_2xx} "
         f"cores server={result['cpu_cores']['server']} wrk={result['cpu_cores']['wrk']} "
-        f"other={result['cpu_cores']['other']}"
-        + (f"  spool ok={result['spool']['ok']}" if "spool" in result else "")
+        f"other={result['cpu_cores']['other']} idle={core_idle}"
+        + (
+            f"  spool ok={result['spool']['ok']} per commit={result['spool']['beacons_per_commit']}"
+            if "spool" in result
+            else ""
+        )
     )
     return result
 
@@ -442,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
             "non_2xx": run["non_2xx"],
             "spool_ok": run["spool"]["ok"] if "spool" in run else None,
             "server_cpu_us_per_request": run["server_cpu_us_per_request"],
+            "server_core_idle": run["server_core_idle"],
+            "beacons_per_commit": run["spool"]["beacons_per_commit"] if "spool" in run else None,
             "other_cpu_cores": run["cpu_cores"]["other"],
             "repeat": run["repeat"],
         }
