@@ -226,6 +226,32 @@ def test_a_head_behind_the_log_says_how_much_it_does_not_cover(
     )
 
 
+def test_appends_move_on_a_head_that_fell_behind(
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    """A head behind the newest record (its update lost) is checked against its own record,
+    and the next append moves it to the newest."""
+    records = record_committed(django_capture_on_commit_callbacks)
+    security_events.record(login(1))  # its head update never runs
+    newest = record_committed(django_capture_on_commit_callbacks, count=1)[-1]
+    assert newest.seq == records[-1].seq + 2
+    assert head.read_head() == head.Head(newest.seq, newest.hash)
+    assert log.verify().ok
+
+
+def test_a_rewritten_record_under_a_head_that_fell_behind_is_found(
+    django_capture_on_commit_callbacks: Capture, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = record_committed(django_capture_on_commit_callbacks)
+    security_events.record(login(1))  # newer than the head, its head update never runs
+    rewrite_newest(records)  # the head's own record, no longer the log's newest
+    with caplog.at_level("ERROR", logger="heliograph.security_log"):
+        record_committed(django_capture_on_commit_callbacks, count=1)
+    assert "security_log.head_kept" in caplog.text
+    assert head.read_head() == head.Head(records[-1].seq, records[-1].hash)
+    assert not log.verify().ok
+
+
 def test_a_rolled_back_append_does_not_move_the_head(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:

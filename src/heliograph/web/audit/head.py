@@ -88,15 +88,27 @@ def read_head() -> Head | None:
     return Head(seq, digest)
 
 
-def end_intact(hash_at: Callable[[int], str | None]) -> bool:
-    """Whether the log still holds the head's record unchanged (``hash_at(seq)`` gives a
-    record's hash, None if there is none), so that new records may move the head on. Read
-    before the records: the head never names a record that a later read cannot see."""
+def check_end(
+    newest: Callable[[], tuple[int, str] | None], hash_at: Callable[[int], str | None]
+) -> tuple[bool, tuple[int, str] | None]:
+    """Whether the log still holds the head's record unchanged, so that new records may move
+    the head on; and the log's newest record.
+
+    The head is read first, then the log: ``newest()`` gives the newest record's (seq, hash),
+    None for an empty log, and ``hash_at(seq)`` a record's hash, None if there is none. The
+    head never names a record that the later read cannot see. When the head names the newest
+    record, as it does between appends, one read of the log answers both questions.
+    """
     try:
         known = read_head()
     except HeadError:
-        return False
-    return known is None or hash_at(known.seq) == known.hash
+        return False, newest()
+    last = newest()
+    if known is None:
+        return True, last
+    if last is not None and last[0] == known.seq:
+        return last[1] == known.hash, last
+    return hash_at(known.seq) == known.hash, last
 
 
 def signing_key_id() -> str | None:

@@ -39,10 +39,9 @@ class DatabaseSink:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
-            # Before any read of the records (SQLite's snapshot starts at the first one).
-            intact = head.end_intact(_hash_at)
-            last = SecurityEventRecord.objects.order_by("-seq").values_list("hash", flat=True)
-            previous = last.first() or GENESIS
+            # The head is read before any record (SQLite's snapshot starts at the first read).
+            intact, newest_record = head.check_end(_newest, _hash_at)
+            previous = newest_record[1] if newest_record is not None else GENESIS
             newest: SecurityEventRecord | None = None
             for event in events:
                 document = event.document()
@@ -68,6 +67,10 @@ class DatabaseSink:
                     "record; see `heliograph security-log verify`",
                     newest.seq,
                 )
+
+
+def _newest() -> tuple[int, str] | None:
+    return SecurityEventRecord.objects.order_by("-seq").values_list("seq", "hash").first()
 
 
 def _hash_at(seq: int) -> str | None:
