@@ -54,17 +54,18 @@ def _bench_database(url: str) -> Iterator[str]:
     try:
         yield urlunsplit(parts._replace(path="/" + name))
     finally:
-        from django.db import connections
+        with contextlib.suppress(Exception):  # Django may not have been set up
+            from django.db import connections
 
-        connections.close_all()
+            connections.close_all()
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def _setup(data_dir: Path, database_url: str) -> None:
     os.environ["HELIOGRAPH_DATA_DIR"] = str(data_dir)
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
+    # Never an inherited DATABASE_URL: the benchmark appends thousands of events to the log.
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{data_dir / 'heliograph.sqlite3'}"
     os.environ["DJANGO_SETTINGS_MODULE"] = "heliograph.web.settings"
     import django
     from django.core.management import call_command
@@ -212,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
                     )
             report = audit_log.verify()
             vendor = connection.vendor
+            server_version = (
+                connection.pg_version  # type: ignore[attr-defined]
+                if vendor == "postgresql"
+                else connection.Database.sqlite_version
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -229,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "settings": {
             "database": vendor,
+            "database_version": server_version,
             "events_per_variant_per_round": args.events,
             "rounds": args.rounds,
             "variants": {
