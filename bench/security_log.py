@@ -93,11 +93,12 @@ def _event(number: int) -> Any:
 
 
 def _inserter() -> Callable[[int], None]:
-    """Store events as plain rows, a transaction each, chained in memory onto the newest record:
+    """Store events as records, a transaction each, chained in memory onto the newest record:
     no lock, no read of the newest record, no head."""
     from django.db import transaction
 
-    from heliograph.core.security_events import GENESIS, chain_hash
+    from heliograph.core.security_events import GENESIS
+    from heliograph.web.audit.log import chain_record
     from heliograph.web.audit.models import SecurityEventRecord
 
     newest = SecurityEventRecord.objects.order_by("-seq").values_list("hash", flat=True).first()
@@ -105,20 +106,8 @@ def _inserter() -> Callable[[int], None]:
 
     def insert(number: int) -> None:
         nonlocal previous
-        event = _event(number)
-        document = event.document()
-        digest = chain_hash(previous, document)
         with transaction.atomic():
-            SecurityEventRecord.objects.create(
-                timestamp=event.timestamp,
-                tenant_id=event.tenant_id,
-                action=event.action,
-                outcome=event.outcome,
-                document=document,
-                previous_hash=previous,
-                hash=digest,
-            )
-        previous = digest
+            previous = chain_record(_event(number), previous).hash
 
     return insert
 

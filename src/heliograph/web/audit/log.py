@@ -44,21 +44,11 @@ class DatabaseSink:
             previous = newest_record[1] if newest_record is not None else GENESIS
             newest: SecurityEventRecord | None = None
             for event in events:
-                document = event.document()
-                digest = chain_hash(previous, document)
-                newest = SecurityEventRecord.objects.create(
-                    timestamp=event.timestamp,
-                    tenant_id=event.tenant_id,
-                    action=event.action,
-                    outcome=event.outcome,
-                    document=document,
-                    previous_hash=previous,
-                    hash=digest,
-                )
-                previous = digest
+                newest = chain_record(event, previous)
+                previous = newest.hash
             if newest is not None and intact:
                 # Once committed (the outermost transaction), outside the database too.
-                transaction.on_commit(partial(head.advance_after_commit, newest.seq, digest))
+                transaction.on_commit(partial(head.advance_after_commit, newest.seq, newest.hash))
             elif newest is not None:
                 # New records chain onto whatever end the database has now: moving the head
                 # on would bless a cut or rewritten end. It stays, as evidence.
@@ -67,6 +57,21 @@ class DatabaseSink:
                     "record; see `heliograph security-log verify`",
                     newest.seq,
                 )
+
+
+def chain_record(event: SecurityEvent, previous: str) -> SecurityEventRecord:
+    """Store ``event`` as a record chained onto the record whose hash is ``previous``, in the
+    caller's transaction. Only the sink, under its lock, may choose ``previous``."""
+    document = event.document()
+    return SecurityEventRecord.objects.create(
+        timestamp=event.timestamp,
+        tenant_id=event.tenant_id,
+        action=event.action,
+        outcome=event.outcome,
+        document=document,
+        previous_hash=previous,
+        hash=chain_hash(previous, document),
+    )
 
 
 def _newest() -> tuple[int, str] | None:
