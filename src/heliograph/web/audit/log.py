@@ -61,7 +61,8 @@ class DatabaseSink:
 
 def chain_record(event: SecurityEvent, previous: str) -> SecurityEventRecord:
     """Store ``event`` as a record chained onto the record whose hash is ``previous``, in the
-    caller's transaction. Only the sink, under its lock, may choose ``previous``."""
+    caller's transaction. The sink calls it under its lock, with the newest record's hash;
+    any other ``previous`` forks the chain (bench/security_log.py's baseline keeps its own)."""
     document = event.document()
     return SecurityEventRecord.objects.create(
         timestamp=event.timestamp,
