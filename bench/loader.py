@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_after.ru_utime + cpu_after.ru_stime - cpu_before.ru_utime - cpu_before.ru_stime
             ) / load_s
             stored = store.count_events(TenantScope(TENANT_ID), site_id=site.site_id)
-            left = [p.name for p in spool_dir.iterdir() if p.is_file()]
+            # Segments or markers left behind (the loader's lock file stays, empty).
+            left = [p.name for p in spool_dir.iterdir() if p.is_file() and p.name != "loader.lock"]
             store_bytes = sum(
                 p.stat().st_size for p in settings.store_dir.rglob("*") if p.is_file()
             )

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from heliograph.collector import loader as loader_module
 from heliograph.collector.loader import Loader, event_id, to_rows
 from heliograph.collector.schema import SpoolBatch, SpoolCodec, WireEvent
 from heliograph.collector.spool import HEADER, frame, sealed_segments
+from heliograph.core import security_events
 from heliograph.core.config import Settings
+from heliograph.core.security_events import SecurityEvent
 from heliograph.core.tenancy import TenantScope
 from heliograph.store import api as store
 
@@ -140,7 +144,11 @@ def test_loads_each_tenant_into_its_own_scope(
 
 
 def test_crash_mid_load_neither_duplicates_nor_drops(
-    event_store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: SpoolCodec
+    event_store: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    codec: SpoolCodec,
+    security_log: list[SecurityEvent],
 ) -> None:
     spool = tmp_path / "spool"
     scope = TenantScope(TENANT_A)
@@ -168,6 +176,7 @@ def test_crash_mid_load_neither_duplicates_nor_drops(
     assert result.skipped_duplicates == 25
     assert store.count_events(scope, site_id=77) - before == 60
     assert Loader(spool, codec).run_once().events == 0  # a re-run finds nothing left to do
+    assert security_log == []  # finishing a load after a crash is no repeat
 
 
 def test_torn_orphan_segment_loads_its_intact_prefix(
@@ -313,3 +322,158 @@ def test_beacons_spooled_as_received_load_as_their_events(
     assert rows[0].referrer_host == "news.example"
     assert (rows[1].selector, rows[1].x, rows[1].y) == ("a.buy", 7, 9)
     assert rows[2].ts == rows[2].received  # clamped to the receive time
+
+
+def _page_views(tenant: int, site: int) -> int:
+    now = datetime.now(UTC)
+    start, end = now - timedelta(days=2), now + timedelta(hours=1)
+    return store.overview(TenantScope(tenant), site_id=site, start=start, end=end).pageviews
+
+
+def _views(tenant: int, site: int, events: int) -> SpoolBatch:
+    batch = spooled(tenant, site, events)
+    for index, view in enumerate(batch.events):
+        view.type, view.sel, view.x, view.y = "pageview", "", 0, 0
+        view.pid = f"view{index}"
+    return batch
+
+
+@pytest.fixture(autouse=True)
+def security_log(monkeypatch: pytest.MonkeyPatch) -> list[SecurityEvent]:
+    """What the loader records in the security event log (here: a list, not the database)."""
+    recorded: list[SecurityEvent] = []
+    sink = type("Sink", (), {"append": staticmethod(recorded.extend)})()
+    monkeypatch.setattr(security_events, "_sink", sink)
+    return recorded
+
+
+def test_a_segment_that_reaches_the_spool_again_counts_once(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec, security_log: list[SecurityEvent]
+) -> None:
+    """A copy of a loaded segment (a restored backup, a replay) loads nothing: not into the
+    events, and not into the roll-ups the dashboards read, which are summed at insert."""
+    spool = tmp_path / "spool"
+    path = write_segment(codec, spool, "0001-r", [_views(TENANT_A, 71, 3)])
+    copy = path.read_bytes()
+    assert Loader(spool, codec).run_once().events == 3
+    scope = TenantScope(TENANT_A)
+    counted, viewed = store.count_events(scope, site_id=71), _page_views(TENANT_A, 71)
+    assert (counted, viewed) == (3, 3)
+    assert security_log == []
+
+    (spool / "0002-r.seg").write_bytes(copy)  # under another name, as a copy would be
+    result = Loader(spool, codec).run_once()
+    assert (result.events, result.skipped_duplicates) == (0, 3)
+    assert store.count_events(scope, site_id=71) == 3
+    assert _page_views(TENANT_A, 71) == 3
+    assert sealed_segments(spool) == []
+    (repeated,) = security_log
+    assert (repeated.action, repeated.tenant_id, repeated.outcome) == (
+        "loader.events_repeated", TENANT_A, "failure",
+    )  # fmt: skip
+    assert repeated.labels == {
+        "segment": "0002-r.seg",
+        "already_stored": 3,
+        "repeated_in_segment": 0,
+    }
+
+
+def test_a_record_repeated_in_its_segment_loads_once(
+    event_store: Settings,
+    tmp_path: Path,
+    codec: SpoolCodec,
+    monkeypatch: pytest.MonkeyPatch,
+    security_log: list[SecurityEvent],
+) -> None:
+    monkeypatch.setattr(loader_module, "WRITE_CHUNK", 2)  # the repeat lands in another write
+    spool = tmp_path / "spool"
+    batch = _views(TENANT_B, 72, 3)
+    record = frame(codec.seal(batch))
+    spool.mkdir()
+    (spool / "0001-d.seg").write_bytes(record + frame(codec.seal(_views(TENANT_B, 72, 1))) + record)
+    result = Loader(spool, codec).run_once()
+    assert (result.events, result.skipped_duplicates) == (4, 3)
+    assert store.count_events(TenantScope(TENANT_B), site_id=72) == 4
+    assert _page_views(TENANT_B, 72) == 4
+    assert [(e.action, e.labels) for e in security_log] == [
+        ("loader.events_repeated",
+         {"segment": "0001-d.seg", "already_stored": 0, "repeated_in_segment": 3}),
+    ]  # fmt: skip
+
+
+def test_a_record_changed_behind_its_checksum_is_quarantined_and_reported(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec, security_log: list[SecurityEvent]
+) -> None:
+    """Someone who knows the record format can fix the CRC after changing a record, or move a
+    record to another tenant by rewriting the tenant id in its envelope; neither authenticates.
+    The records before and after it load; the changed ones load nowhere."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    good = frame(codec.seal(_views(TENANT_A, 73, 2)))
+    sealed = bytearray(codec.seal(_views(TENANT_A, 73, 5)))
+    sealed[-20] ^= 0x01  # a bit of the ciphertext
+    envelope = msgspec.msgpack.decode(codec.seal(_views(TENANT_A, 73, 7)))
+    envelope[0] = TENANT_B  # the tenant id in clear, moved to the other tenant
+    moved = msgspec.msgpack.encode(envelope)
+    (spool / "0001-t.seg").write_bytes(good + frame(bytes(sealed)) + frame(moved) + good)
+    before_b = store.count_events(TenantScope(TENANT_B), site_id=73)
+    result = Loader(spool, codec).run_once()
+    assert result.events == 2  # the good record, once: its repeat is skipped
+    assert store.count_events(TenantScope(TENANT_A), site_id=73) == 2
+    assert store.count_events(TenantScope(TENANT_B), site_id=73) == before_b
+    assert (spool / "quarantine" / "0001-t.seg").exists()
+    actions = [(e.action, e.category, e.outcome) for e in security_log]
+    assert ("loader.segment_quarantined", "file", "failure") in actions
+    (quarantined,) = [e for e in security_log if e.action == "loader.segment_quarantined"]
+    assert quarantined.labels == {"segment": "0001-t.seg", "torn": False, "undecodable_records": 2}
+
+
+def test_a_segment_with_some_records_stored_loads_the_others(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec, security_log: list[SecurityEvent]
+) -> None:
+    spool = tmp_path / "spool"
+    loaded, new = _views(TENANT_A, 74, 2), _views(TENANT_A, 74, 3)
+    write_segment(codec, spool, "0001-p", [loaded])
+    assert Loader(spool, codec).run_once().events == 2
+    write_segment(codec, spool, "0002-p", [new, loaded])
+    result = Loader(spool, codec).run_once()
+    assert (result.events, result.skipped_duplicates) == (3, 2)
+    assert store.count_events(TenantScope(TENANT_A), site_id=74) == 5
+    ids = {event_id(new.batch_id, index) for index in range(3)}
+    assert store.existing_event_ids(TenantScope(TENANT_A), list(ids)) == ids
+    assert [e.labels["already_stored"] for e in security_log] == [2]
+
+
+def test_a_security_log_that_fails_does_not_stop_the_load(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(event: SecurityEvent) -> None:
+        raise RuntimeError("the log's database is down")
+
+    monkeypatch.setattr(security_events, "record", refuse)
+    spool = tmp_path / "spool"
+    batch = _views(TENANT_B, 75, 2)
+    write_segment(codec, spool, "0001-f", [batch])
+    assert Loader(spool, codec).run_once().events == 2
+    write_segment(codec, spool, "0002-f", [batch, _views(TENANT_B, 75, 1)])
+    assert Loader(spool, codec).run_once().events == 1
+    assert store.count_events(TenantScope(TENANT_B), site_id=75) == 3
+    assert sealed_segments(spool) == []
+
+
+def test_one_loader_at_a_time_per_spool(
+    event_store: Settings, tmp_path: Path, codec: SpoolCodec
+) -> None:
+    import fcntl
+    import os
+
+    spool = tmp_path / "spool"
+    write_segment(codec, spool, "0001-l", [_views(TENANT_A, 76, 2)])
+    fd = os.open(spool / "loader.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another process's loader would
+        assert Loader(spool, codec).run_once() == loader_module.LoadResult(0, 0, 0)
+        assert len(sealed_segments(spool)) == 1
+    finally:
+        os.close(fd)
+    assert Loader(spool, codec).run_once().events == 2

@@ -1,14 +1,17 @@
 """The loader: sealed spool segments into the event store, exactly once, crash-safe.
 
 Before touching the store for a segment the loader writes a ``.loading`` marker; it deletes the
-segment and then the marker once every row is in.  If a crash leaves a marker behind, the next
-run asks the store which of that segment's event ids it already has and inserts only the rest,
-so a re-run never duplicates and never drops an event.  Event ids derive from the batch id the
-collector drew and the event's index, so they are the same on every run.
+segment and then the marker once every row is in.  For every segment it asks the store which
+of the segment's event ids it already has and inserts only the rest, so a re-run after a crash
+mid-load never duplicates and never drops an event, and neither does a segment that reaches
+the spool twice (copied, restored, replayed: that is also recorded as a security event).
+Event ids derive from the batch id the collector drew and the event's index, so they are the
+same on every run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -16,7 +19,7 @@ import shutil
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,15 +28,18 @@ import msgspec
 
 from heliograph.collector import schema
 from heliograph.collector.spool import fsync_dir, read_records, seal_orphans, sealed_segments
+from heliograph.core import security_events
 from heliograph.core.crypto.aead import DecryptionError
 from heliograph.core.crypto.keyring import KeyDestroyed
 from heliograph.core.events import EventRow
+from heliograph.core.security_events import SecurityEvent
 from heliograph.core.tenancy import TenantScope
 from heliograph.store import api as store
 
 log = logging.getLogger("heliograph.loader")
 
 MARKER_SUFFIX = ".loading"
+LOCK_NAME = "loader.lock"
 WRITE_CHUNK = 50_000
 # The only query parameters a stored page URL keeps: campaign tags that say where a visit came
 # from and name no one. Everything else in a query string (e-mail addresses, search terms,
@@ -162,9 +168,26 @@ class Loader:
         self.quarantine = spool_dir / "quarantine"
 
     def run_once(self) -> LoadResult:
-        """Seal orphaned segments, load every sealed one, and report what was done."""
+        """Seal orphaned segments, load every sealed one, and report what was done.
+
+        One loader at a time per spool (an exclusive lock on ``loader.lock`` in it): two would
+        load the same segment side by side, and one could take the other's half-written record
+        for a loaded one. A pass that finds the lock taken does nothing.
+        """
         if not self.spool_dir.exists():
             return LoadResult(0, 0, 0)
+        fd = os.open(self.spool_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("loader.busy spool=%s: another loader holds its lock", self.spool_dir)
+                return LoadResult(0, 0, 0)
+            return self._run_locked()
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _run_locked(self) -> LoadResult:
         self._drop_stale_markers()
         seal_orphans(self.spool_dir)
         segments = events = skipped = 0
@@ -183,23 +206,29 @@ class Loader:
         result = read_records(path)
         by_tenant, undecodable = self._decode(path, result.records)
         loaded = skipped = 0
-        for tenant_id, rows in by_tenant.items():
+        for tenant_id, records in by_tenant.items():
             scope = TenantScope(tenant_id)
-            if recovering:
-                present = store.existing_event_ids(scope, [row.event_id for row in rows])
-                skipped += len(present)
-                rows = [row for row in rows if row.event_id not in present]
             keyring = self.codec.keyring
             if keyring.is_shredded(tenant_id):
                 continue  # deleted since these records were opened
-            for start in range(0, len(rows), WRITE_CHUNK):
-                loaded += store.write_events(scope, rows[start : start + WRITE_CHUNK])
+            distinct = _distinct(records)
+            fresh = _not_yet_stored(scope, distinct, recovering=recovering)
+            in_segment = sum(map(len, records)) - sum(map(len, distinct))
+            stored = sum(map(len, distinct)) - len(fresh)
+            skipped += in_segment + stored
+            # After a crash mid-load, events already in the store are what the check is for.
+            if in_segment or (stored and not recovering):
+                _repeated(
+                    path, tenant_id, stored=0 if recovering else stored, in_segment=in_segment
+                )
+            for start in range(0, len(fresh), WRITE_CHUNK):
+                loaded += store.write_events(scope, fresh[start : start + WRITE_CHUNK])
             if keyring.is_shredded(tenant_id):
                 # Deleted while we were writing: the deletion's erase may have run before our
                 # insert, so erase again. Checked after the write, this closes the race.
                 store.erase_tenant(scope)
         if result.torn or undecodable:
-            self._quarantine(path, f"torn={result.torn} undecodable={undecodable}")
+            self._quarantine(path, result.torn, undecodable)
         else:
             path.unlink()
         marker.unlink()
@@ -208,8 +237,12 @@ class Loader:
         )
         return loaded, skipped
 
-    def _decode(self, path: Path, records: list[bytes]) -> tuple[dict[int, list[EventRow]], int]:
-        by_tenant: dict[int, list[EventRow]] = defaultdict(list)
+    def _decode(
+        self, path: Path, records: list[bytes]
+    ) -> tuple[dict[int, list[list[EventRow]]], int]:
+        """The rows of each tenant, one list per record (a record is one tenant's), and how
+        many records did not open."""
+        by_tenant: dict[int, list[list[EventRow]]] = defaultdict(list)
         undecodable = 0
         for record in records:
             try:
@@ -224,19 +257,119 @@ class Loader:
                 log.error("loader.undecodable_record segment=%s", path.name)
                 undecodable += 1
                 continue
-            for batch in batches:
-                by_tenant[batch.tenant_id].extend(to_rows(batch))
+            rows = [row for batch in batches for row in to_rows(batch)]
+            if rows:
+                by_tenant[batches[0].tenant_id].append(rows)
         return by_tenant, undecodable
 
-    def _quarantine(self, path: Path, reason: str) -> None:
+    def _quarantine(self, path: Path, torn: bool, undecodable: int) -> None:
+        """Keep a damaged segment aside (its intact records are loaded), and say so in the
+        security event log. A torn one ends in a record cut short or corrupt; an undecodable
+        record passed its checksum but did not authenticate or decode: changed by someone,
+        sealed under a key this data directory does not have, or written by another version."""
         self.quarantine.mkdir(exist_ok=True)
         shutil.move(path, self.quarantine / path.name)
-        log.error("loader.segment_quarantined segment=%s reason=%s", path.name, reason)
+        log.error(
+            "loader.segment_quarantined segment=%s torn=%s undecodable=%d",
+            path.name,
+            torn,
+            undecodable,
+        )
+        _report(
+            SecurityEvent(
+                action="loader.segment_quarantined",
+                category="file",
+                outcome="failure",
+                message=f"spool segment {path.name} quarantined: torn={torn} "
+                f"undecodable_records={undecodable}",
+                labels={"segment": path.name, "torn": torn, "undecodable_records": undecodable},
+            )
+        )
 
     def _drop_stale_markers(self) -> None:
         for marker in self.spool_dir.glob("*" + MARKER_SUFFIX):
             if not marker.with_suffix(".seg").exists():
                 marker.unlink()
+
+
+def _distinct(records: list[list[EventRow]]) -> list[list[EventRow]]:
+    """The records (each a record's rows) without the repeats of a record earlier in the list:
+    a repeat has the same event ids, and no two different records share one."""
+    distinct: dict[uuid.UUID, list[EventRow]] = {}
+    for rows in records:
+        distinct.setdefault(rows[0].event_id, rows)
+    return list(distinct.values())
+
+
+def _not_yet_stored(
+    scope: TenantScope, records: list[list[EventRow]], *, recovering: bool
+) -> list[EventRow]:
+    """The rows of ``records`` (each a record's rows, no record twice) that the store does not
+    have yet.
+
+    Every segment is checked, not only one that a crash left half-loaded: a segment or a record
+    that reaches the spool a second time (copied, restored from a backup, replayed) must not
+    count its events twice. The roll-ups are summed at insert, so a repeat would stay in the
+    dashboards even after the events table merged it away.
+
+    Outside recovery, one id per record is asked about (its first event's), not one per event.
+    That holds while (1) a record's rows are written together and in order, (2) only a crash
+    stops that half-way, and a crash leaves the segment's marker (recovery then asks about every
+    event), (3) one loader works on a spool at a time (run_once's lock), and (4) nothing
+    deletes single events from the store (erasure is per tenant). A change to any of these
+    must change this check.
+    """
+    if recovering:  # any record may be half-written: ask about every event
+        rows = [row for group in records for row in group]
+        present = _stored(scope, rows)
+        return [row for row in rows if row.event_id not in present]
+    present = _stored(scope, [group[0] for group in records])
+    return [row for group in records if group[0].event_id not in present for row in group]
+
+
+def _stored(scope: TenantScope, rows: list[EventRow]) -> set[uuid.UUID]:
+    """Which of the rows' event ids the store has. The rows' times bound the lookup (the
+    collector keeps an event's time within a day before its receipt), so the store reads the
+    month partitions and the days of its sort key that hold them, not all of the tenant's."""
+    if not rows:
+        return set()
+    start = min(row.ts for row in rows)
+    end = max(row.ts for row in rows) + timedelta(milliseconds=1)
+    return store.existing_event_ids(scope, [row.event_id for row in rows], start=start, end=end)
+
+
+def _repeated(path: Path, tenant_id: int, *, stored: int, in_segment: int) -> None:
+    log.warning(
+        "loader.events_repeated segment=%s tenant=%d already_stored=%d repeated_in_segment=%d",
+        path.name,
+        tenant_id,
+        stored,
+        in_segment,
+    )
+    _report(
+        SecurityEvent(
+            action="loader.events_repeated",
+            category="file",
+            outcome="failure",
+            tenant_id=tenant_id,
+            message=f"spool segment {path.name}: {stored} event(s) already in the store and "
+            f"{in_segment} repeated within the segment; not loaded again",
+            labels={
+                "segment": path.name,
+                "already_stored": stored,
+                "repeated_in_segment": in_segment,
+            },
+        )
+    )
+
+
+def _report(event: SecurityEvent) -> None:
+    """Record a security event; a log that cannot take it must not stop the loading (the
+    warning or error logged beside it still says what happened)."""
+    try:
+        security_events.record(event)
+    except Exception:
+        log.exception("loader.security_event_not_recorded action=%s", event.action)
 
 
 def _touch_durably(path: Path) -> None:

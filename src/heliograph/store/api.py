@@ -216,10 +216,20 @@ def write_events(scope: TenantScope, events: Sequence[EventRow]) -> int:
     return written
 
 
-def existing_event_ids(scope: TenantScope, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Return which of ``ids`` the store already has for the scope's tenant."""
+def existing_event_ids(
+    scope: TenantScope,
+    ids: Sequence[uuid.UUID],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> set[uuid.UUID]:
+    """Return which of ``ids`` the store already has for the scope's tenant.
+
+    With ``start`` and ``end`` (both or neither), only events with ``start <= ts < end`` are
+    looked at: a caller that knows the events' times reads a few days' rows, not all of them.
+    """
     scope = require_scope(scope)
-    return event_queries.existing_event_ids(_open_backend(), scope, ids)
+    return event_queries.existing_event_ids(_open_backend(), scope, ids, start, end)
 
 
 def export_events(

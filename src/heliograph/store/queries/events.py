@@ -24,16 +24,21 @@ def count_events(backend: Backend, scope: TenantScope, site_id: int | None) -> i
 
 
 def existing_event_ids(
-    backend: Backend, scope: TenantScope, ids: Sequence[uuid.UUID]
+    backend: Backend,
+    scope: TenantScope,
+    ids: Sequence[uuid.UUID],
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> set[uuid.UUID]:
-    """Return which of ``ids`` the tenant already has."""
+    """Return which of ``ids`` the tenant already has (among events in [start, end) if given:
+    the partition and the sort key's day then prune what is read)."""
     scope = require_scope(scope)  # fail on a bad scope even when ids is empty
     wanted = uuid_tuple(ids)
     found: set[uuid.UUID] = set()
     for at in range(0, len(wanted), ID_CHUNK):
         chunk = wanted[at : at + ID_CHUNK]
         stmt = (
-            EventQuery(scope)
+            EventQuery(scope, start=start, end=end)
             .where("event_id IN {ids:Array(UUID)}", ids=chunk)
             .select("DISTINCT toString(event_id)")
             .build()
