@@ -57,7 +57,7 @@ CODES = {
     "url_not_allowed": 422,
     "rate_limited": 429,
 }
-LIMITS = CollectorLimits(max_body_bytes=8 * 1024)  # small, so that generated bodies reach it
+LIMITS = CollectorLimits()  # the defaults: a 64 KiB body
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 ids = st.text(ID_ALPHABET, min_size=1, max_size=64)
@@ -123,10 +123,13 @@ def events(draw: st.DrawFn, now: int) -> Event:
     return Event(kind, ts, depth=draw(st.integers(0, 100)))
 
 
+HOSTS = {SITE_A.key: ["a.example", "shop.a.example", "A.Example"], SITE_B.key: ["b.example"]}
+
+
 @st.composite
-def models(draw: st.DrawFn) -> Model:
+def models(draw: st.DrawFn, site: str = SITE_A.key) -> Model:
     now = int(time.time() * 1000)
-    hosts = st.sampled_from(["a.example", "shop.a.example", "A.Example"])
+    hosts = st.sampled_from(HOSTS[site])
     runs = []
     for _ in range(draw(st.integers(1, 3))):
         url = f"https://{draw(hosts)}/" + draw(texts).replace("#", "")
@@ -192,7 +195,9 @@ class Case:
     body: bytes
     headers: list[tuple[bytes, bytes]]
     chunks: list[int]  # where the body is cut into messages
+    site: str = SITE_A.key  # the site a valid beacon is for
     model: Model | None = None  # set when the request must be accepted and stored as sent
+    refused: frozenset[str] | None = None  # set when it must be refused, with one of these
     note: str = ""
 
 
@@ -264,6 +269,8 @@ OFF_SITE_URLS = [
 ]
 ORIGINS = {
     "allowed": [(b"origin", b"https://a.example")],
+    "site b": [(b"origin", b"https://b.example")],
+    "site b referer only": [(b"referer", b"https://b.example/")],
     "allowed subdomain": [(b"origin", b"https://shop.a.example")],
     "referer only": [(b"referer", b"https://a.example/page?x=1")],
     "other tenant": [(b"origin", b"https://b.example")],
@@ -271,6 +278,19 @@ ORIGINS = {
     "null": [(b"origin", b"null")],
     "none": [],
     "junk": [(b"origin", b"\xff\x00:://")],
+}
+VALID_ORIGINS = {
+    SITE_A.key: ["allowed", "allowed subdomain", "referer only"],
+    SITE_B.key: ["site b", "site b referer only"],
+}
+# The codes each kind of bad request may get (broken, mangled and junk bodies may happen to
+# be valid, or fail in any way).
+REFUSALS = {
+    "oversized": frozenset({"body_too_large"}),
+    "off-site url": frozenset({"url_not_allowed"}),
+    "wrong key": frozenset({"origin_not_allowed", "unknown_site", "invalid_schema"}),
+    "wrong origin": frozenset({"origin_not_allowed", "origin_missing"}),
+    "wrong type": frozenset({"unsupported_media_type"}),
 }
 CONTENT_TYPES = [
     b"text/plain;charset=UTF-8",
@@ -285,24 +305,27 @@ CONTENT_TYPES = [
 
 @st.composite
 def cases(draw: st.DrawFn, kind: str) -> Case:
-    model = draw(models())
+    site = draw(st.sampled_from([SITE_A.key, SITE_B.key])) if kind == "valid" else SITE_A.key
+    model = draw(models(site))
     wire = draw(st.sampled_from(["columns", "objects", "pages", "events"]))
-    document = render(model, wire, SITE_A.key)
+    document = render(model, wire, site)
     origin = "allowed"
     content_type = b"text/plain;charset=UTF-8"
     expect: Model | None = None
     if kind == "valid":
-        origin = draw(st.sampled_from(["allowed", "allowed subdomain", "referer only"]))
+        origin = draw(st.sampled_from(VALID_ORIGINS[site]))
         content_type = draw(st.sampled_from(CONTENT_TYPES[:3]))
         body = json.dumps(document, ensure_ascii=draw(st.booleans())).encode()
-        expect = model if len(body) <= LIMITS.max_body_bytes else None
+        assert len(body) <= LIMITS.max_body_bytes  # the strategies stay well under it
+        expect = model
     elif kind == "broken":
         body = json.dumps(draw(broken(document))).encode()
     elif kind == "mangled":
         body = draw(mangled(json.dumps(document).encode()))
-    elif kind == "oversized":
-        model.runs[0].url += "x" * (LIMITS.max_body_bytes - 40)
-        body = json.dumps(render(model, wire, SITE_A.key)).encode()
+    elif kind == "oversized":  # valid in every field, too large as a whole
+        while len(body := json.dumps(render(model, wire, site)).encode()) <= LIMITS.max_body_bytes:
+            view = Event("pageview", model.runs[0].events[0].ts)
+            model.runs.append(Run("pad", "https://a.example/" + "x" * 2000, (1, 1, 1, 1), [view]))
     elif kind == "off-site url":
         model.runs[-1].url = draw(st.sampled_from(OFF_SITE_URLS))
         body = json.dumps(render(model, wire, SITE_A.key)).encode()
@@ -311,8 +334,7 @@ def cases(draw: st.DrawFn, kind: str) -> Case:
         body = json.dumps(render(model, wire, site)).encode()
     elif kind == "wrong origin":
         body = json.dumps(document).encode()
-        origin = draw(st.sampled_from(sorted(set(ORIGINS) - {"allowed", "allowed subdomain",
-                                                              "referer only"})))  # fmt: skip
+        origin = draw(st.sampled_from(sorted(set(ORIGINS) - set(VALID_ORIGINS[SITE_A.key]))))
     elif kind == "wrong type":
         body = json.dumps(document).encode()
         content_type = draw(st.sampled_from(CONTENT_TYPES[3:]))
@@ -322,7 +344,8 @@ def cases(draw: st.DrawFn, kind: str) -> Case:
     if draw(st.booleans()):
         headers.append((b"content-length", str(len(body)).encode()))
     cuts = sorted(draw(st.lists(st.integers(0, len(body)), max_size=3)))
-    return Case(body, headers, cuts, expect, f"{kind}/{wire}/{origin}")
+    refused = REFUSALS.get(kind)
+    return Case(body, headers, cuts, site, expect, refused, f"{kind}/{wire}/{origin}")
 
 
 @dataclass
@@ -407,7 +430,10 @@ def _check(codec: SpoolCodec, case: Case) -> None:
             assert set(answer.body) == {"code", "message"}, case.note
             assert CODES.get(answer.body["code"]) == answer.status, (case.note, answer)
             assert case.model is None, (case.note, answer)  # a valid beacon is never refused
+            if case.refused is not None:
+                assert answer.body["code"] in case.refused, (case.note, answer)
             return
+        assert case.refused is None, (case.note, answer)  # a bad one is never accepted
         assert set(answer.body) == {"accepted"}, case.note
         accepted = answer.body["accepted"]
         assert isinstance(accepted, int) and 1 <= accepted <= MAX_EVENTS
@@ -424,8 +450,9 @@ def _check(codec: SpoolCodec, case: Case) -> None:
         assert (batch.tenant_id, batch.site_id) == (site.tenant_id, site.site_id)
         rows = to_rows(batch)
         assert len(rows) == accepted, case.note
+        hosts = {host.lower() for host in HOSTS[site.key]}
         for row in rows:  # ... and only URLs on its domains
-            assert url_host(row.url) in ("a.example", "shop.a.example"), row.url
+            assert url_host(row.url) in hosts, row.url
         if case.model is not None:
             _assert_stored_as_sent(case.model, rows)
 
