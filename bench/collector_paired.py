@@ -39,8 +39,8 @@ SERVERS = tuple(single.SERVERS)  # bare, floor, collector
 
 
 def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
-    """A distribution-free confidence interval for the median of ``values``: the widest pair of
-    order statistics (k-th smallest and k-th largest) whose coverage is at least
+    """A distribution-free confidence interval for the median of ``values``: the narrowest pair
+    of order statistics (k-th smallest and k-th largest) whose coverage is still at least
     ``confidence``; None if there are too few values for it (fewer than 6 at 95 %)."""
     ordered = sorted(values)
     n = len(ordered)
