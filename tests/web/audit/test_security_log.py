@@ -120,3 +120,25 @@ def test_cli_verify_names_the_first_bad_record(capsys: pytest.CaptureFixture[str
     SecurityEventRecord.objects.filter(seq=records[2].seq).update(action="user.logout")
     assert cmd_security_log(None, None) == 1  # type: ignore[arg-type]
     assert f"BROKEN at record {records[2].seq}" in capsys.readouterr().err
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has no server that can drop a connection"
+)
+def test_a_connection_the_server_dropped_is_replaced_for_the_next_event() -> None:
+    """The first event after a drop (a restart, a failover) is not lost: in the collector's and
+    the loader's threads no request boundary would have replaced the connection first."""
+    import psycopg
+
+    security_events.record(login(1))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])  # a restart, as seen from here
+    security_events.record(login(2))
+    security_events.record(login(3))
+    assert [r.tenant_id for r in SecurityEventRecord.objects.order_by("seq")] == [1, 2, 3]
+    assert log.verify().ok

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from heliograph.core import security_events
 from heliograph.core.security_events import (
@@ -35,6 +35,21 @@ class DatabaseSink:
     """Append security events to the metadata database, extending the hash chain."""
 
     def append(self, events: Sequence[SecurityEvent]) -> None:
+        if connection.in_atomic_block:  # the caller's transaction: its fate is the caller's
+            self._append(events)
+            return
+        try:
+            self._append(events)
+        except (OperationalError, InterfaceError):
+            # Outside a transaction of the caller's, a failure to reach the database (a
+            # connection the server dropped: a restart, a failover) rolled this append back
+            # whole: replace the connection and append once more, so the event is not lost.
+            # Threads outside a request (the collector's rejection summaries, the loader) have
+            # no request boundary at which Django would replace it.
+            connection.close()
+            self._append(events)
+
+    def _append(self, events: Sequence[SecurityEvent]) -> None:
         with _append_lock, transaction.atomic():
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
