@@ -56,28 +56,33 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
 
 
 def run_configuration(
-    batch: int, connections: int, *, rounds: int, seconds: int, warmup: int, threads: int,
-    workdir: Path,
+    batch: int, connections: int | list[int], *, rounds: int, seconds: int, warmup: int,
+    threads: int, workdir: Path,
 ) -> dict[str, Any]:  # fmt: skip
+    """One configuration. With a list of connection counts (--capacity), each round loads
+    every server at each of them, and a server's figure for the round is its best slice: its
+    capacity, whatever concurrency it needs to reach it."""
+    counts = connections if isinstance(connections, list) else [connections]
     script = single.write_lua(workdir, beacon_body(batch), f"b{batch}")
     servers = {name: single.start_server(name, workdir) for name in SERVERS}
     slices: list[dict[str, Any]] = []
     acknowledged = 0
+    variants = [(name, count) for name in SERVERS for count in counts]
     try:
-        for name in SERVERS:
+        for name, count in variants:
             wrk = single.run_wrk(
-                servers[name].port, script, connections=connections, threads=threads,
+                servers[name].port, script, connections=count, threads=threads,
                 seconds=warmup,
             )  # fmt: skip
             if name == "collector":
                 acknowledged += wrk["requests"] - wrk["errors"]["status"]
         for index in range(rounds):
-            order = SERVERS if index % 2 == 0 else tuple(reversed(SERVERS))
-            for name in order:
+            order = variants if index % 2 == 0 else variants[::-1]
+            for name, count in order:
                 server = servers[name]
                 cpu_before = server.cpu_seconds()
                 wrk = single.run_wrk(
-                    server.port, script, connections=connections, threads=threads,
+                    server.port, script, connections=count, threads=threads,
                     seconds=seconds,
                 )  # fmt: skip
                 cpu = server.cpu_seconds() - cpu_before
@@ -87,6 +92,7 @@ def run_configuration(
                 slices.append({
                     "round": index,
                     "server": name,
+                    "connections": count,
                     "requests_per_s": round(wrk["requests"] / (wrk["duration_us"] / 1e6), 1),
                     "server_cpu_us_per_request": round(cpu * 1e6 / max(1, wrk["requests"]), 1),
                     "p50_ms": round(wrk["latency_us"]["p50"] / 1000, 3),
@@ -98,9 +104,12 @@ def run_configuration(
         exit_codes = {name: single.stop_server(server) for name, server in servers.items()}
     spooled = servers["collector"].count_spool()
 
+    # Each server's best slice of each round (its only slice, without --capacity).
     by_round: dict[int, dict[str, dict[str, Any]]] = {}
     for item in slices:
-        by_round.setdefault(item["round"], {})[item["server"]] = item
+        kept = by_round.setdefault(item["round"], {}).get(item["server"])
+        if kept is None or item["requests_per_s"] > kept["requests_per_s"]:
+            by_round[item["round"]][item["server"]] = item
     ratios = {
         f"{a}_over_{b}": [
             round(by_round[i][a]["requests_per_s"] / by_round[i][b]["requests_per_s"], 3)
@@ -119,29 +128,37 @@ def run_configuration(
         }
     # Every acknowledged beacon is on disk; at most one per connection per slice may be there
     # without its 202 having reached wrk before it stopped.
-    slack = connections * (rounds + 1)
+    slack = sum(counts) * (rounds + 1)
     spool_ok = (
         spooled is not None
         and spooled["torn_segments"] == 0
         and 0 <= spooled["records"] - acknowledged <= slack
         and all(s["non_2xx"] == 0 and s["socket_errors"] == 0 for s in slices)
     )
+    best = [item for round_ in by_round.values() for item in round_.values()]
     rates = {
-        name: round(statistics.median(s["requests_per_s"] for s in slices if s["server"] == name))
+        name: round(statistics.median(s["requests_per_s"] for s in best if s["server"] == name))
         for name in SERVERS
     }
     cpu_per_request = {
         name: round(
-            statistics.median(
-                s["server_cpu_us_per_request"] for s in slices if s["server"] == name
-            ),
+            statistics.median(s["server_cpu_us_per_request"] for s in best if s["server"] == name),
             1,
         )
         for name in SERVERS
     }
+    # Without --capacity, one count; with it, how often each count gave a server's best slice.
+    best_connections = {
+        name: {
+            str(count): sum(1 for s in best if s["server"] == name and s["connections"] == count)
+            for count in counts
+        }
+        for name in SERVERS
+    }
     headline = summary["collector_over_bare"]
     log(
-        f"  batch={batch} c={connections}: collector/bare median {headline['median']} "
+        f"  batch={batch} c={','.join(map(str, counts))}: "
+        f"collector/bare median {headline['median']} "
         f"(95 % CI {headline['ci95']}), floor/bare {summary['floor_over_bare']['median']}; "
         f"req/s {rates}; spool ok={spool_ok}"
     )
@@ -152,6 +169,7 @@ def run_configuration(
         "round_ratios": ratios,
         "median_requests_per_s": rates,
         "median_server_cpu_us_per_request": cpu_per_request,
+        "best_slice_connections": best_connections,
         "spool": {
             "acknowledged_batches": acknowledged,
             "records_after_shutdown": spooled["records"] if spooled else None,
@@ -171,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slice", type=int, default=3, help="seconds per server per round")
     parser.add_argument("--warmup", type=int, default=2, help="warm-up seconds per server")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--capacity",
+        action="store_true",
+        help="one configuration per batch size: each server at every connection count in "
+        "each round, its best slice counting (capacity against capacity)",
+    )
     parser.add_argument("--out", help="also write the JSON document to this file")
     parser.add_argument("--tmpdir", help="where to put spools and scripts (default: $TMPDIR)")
     args = parser.parse_args(argv)
@@ -192,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         machine = machine_info(workdir)
         log(f"machine: {machine['nproc']} x {machine['cpu_model']}, kernel {machine['kernel']}")
+        plans: list[int | list[int]] = (
+            [connection_counts] if args.capacity else list(connection_counts)
+        )
         configurations = [
             run_configuration(
                 batch,
@@ -203,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir=workdir,
             )
             for batch in batches
-            for connections in connection_counts
+            for connections in plans
         ]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -218,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_threads": args.threads,
             "cpus": {"servers": [cpus[0]], "wrk": cpus[1:]},
             "order": "bare, floor, collector; reversed every other round",
+            "capacity": args.capacity,
             "servers": "as bench/collector.py: one uvicorn worker each, all three running",
         },
         "configurations": configurations,
