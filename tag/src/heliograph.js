@@ -26,9 +26,12 @@
   const esc = w.CSS && CSS.escape;
   // Generated names change between builds, page loads or clicks, so a selector built from them
   // would not be stable: counters, hashes mixing case and digits, CSS-module suffixes,
-  // CSS-in-JS and framework prefixes, React's useId ids, and state classes.
+  // CSS-in-JS and framework prefixes, React's useId ids, and state classes. A name with an "@"
+  // is left out too: pages that name elements after a user put e-mail addresses there, and
+  // those must not leave the page (names with four digits in a row, phone numbers among them,
+  // were already left out).
   const UNSTABLE =
-    /\d{4}|[A-Z][^-]*\d|\d[^-]*[A-Z]|__[^_]*[A-Z\d]|^(css|sc|jsx|svelte|astro|ng)-|:[rR]\w*:|\u00ab|^(is|has)-|^(active|current|focus|hover|open|selected)$/;
+    /\d{4}|@|[A-Z][^-]*\d|\d[^-]*[A-Z]|__[^_]*[A-Z\d]|^(css|sc|jsx|svelte|astro|ng)-|:[rR]\w*:|\u00ab|^(is|has)-|^(active|current|focus|hover|open|selected)$/;
 
   let on = 0;
   let wired = 0;

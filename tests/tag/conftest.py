@@ -174,7 +174,8 @@ PAGE = """<!doctype html>
   <textarea class="notes" title="TITLESECRET"></textarea>
   <select class="pick"><option>OPTIONSECRET-A</option><option>OPTIONSECRET-B</option></select>
 </form>
-<footer><div id=":r1:" class="Home_main__nLjiQ panel is-open"><i class="icon">i</i></div></footer>
+<footer><div id=":r1:" class="Home_main__nLjiQ panel is-open"><i class="icon">i</i></div>
+  <a id="jane.doe@example.com" class="user-jane@example.com contact" href="#c">mail</a></footer>
 <div class="tall"></div>
 {tag}
 </body></html>
