@@ -104,6 +104,22 @@ def test_rows_carry_derived_ids_and_enrichment() -> None:
         ),
         ("https://a.example/p?", "https://a.example/p", "/p"),
         ("https://a.example/plain", "https://a.example/plain", "/plain"),
+        (  # an e-mail address in the path, plain or URL-encoded
+            "https://a.example/unsubscribe/ana.b+news@mail.example.co.uk",
+            "https://a.example/unsubscribe/(email)",
+            "/unsubscribe/(email)",
+        ),
+        (
+            "https://a.example/u/ana%40Example.com/edit?utm_source=x",
+            "https://a.example/u/(email)/edit?utm_source=x",
+            "/u/(email)/edit",
+        ),
+        (  # a handle and a package version are not addresses
+            "https://a.example/@ana/react@18.2.0",
+            "https://a.example/@ana/react@18.2.0",
+            "/@ana/react@18.2.0",
+        ),
+        ("https://ana:pw@a.example/p", "https://a.example/p", "/p"),
     ],
 )
 def test_stored_page_urls_keep_only_campaign_parameters(sent: str, stored: str, path: str) -> None:
@@ -118,15 +134,36 @@ def test_stored_referrers_have_no_credentials_query_or_fragment() -> None:
     batch.events[1].ref = "https://blog.example/post/7"
     batch.events[2].ref = "https://ana:pw@mail.example/inbox;sid=9/7"
     batch.events[3].ref = "https://ana@mail.example"
+    batch.events.append(
+        msgspec.structs.replace(batch.events[0], ref="https://mail.example/to/ana@example.com")
+    )
     rows = to_rows(batch)
     assert [r.referrer for r in rows] == [
         "https://www.search.example/search",
         "https://blog.example/post/7",
         "https://mail.example/inbox/7",
         "https://mail.example",
+        "https://mail.example/to/(email)",
     ]
     assert rows[0].referrer_host == "www.search.example"
     assert rows[2].referrer_host == "mail.example"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        # as tag 0.4.0 sent an id holding an address (CSS.escape'd), and as an API client might
+        ("main > #user-ana\\.b\\@example\\.com > a", "main > #(email) > a"),
+        # unescaped, the tag name reads as part of the address, and goes with it
+        ("div.card > a.mail-ana@example.com:nth-of-type(2)", "div.card > (email):nth-of-type(2)"),
+        ("header > nav.menu > a.item:nth-of-type(2)", "header > nav.menu > a.item:nth-of-type(2)"),
+    ],
+)
+def test_stored_selectors_name_no_email_address(sent: str, stored: str) -> None:
+    batch = spooled(1, 2, 1)
+    batch.events[0].sel = sent
+    (row,) = to_rows(batch)
+    assert row.selector == stored
 
 
 def test_loads_each_tenant_into_its_own_scope(

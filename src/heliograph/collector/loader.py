@@ -48,6 +48,13 @@ WRITE_CHUNK = 50_000
 # (";jsessionid=...") is dropped before the store.
 CAMPAIGN_PARAMETERS = frozenset({"utm_source", "utm_medium", "utm_campaign"})
 _QUERY_SEPARATORS = re.compile(r"[&;]")
+# An e-mail address as sites put them in paths ("/unsubscribe/ana@example.com"), also
+# URL-encoded (%40) or CSS-escaped (a backslash before "@" and ".", as in a selector's id).
+# The domain must end in a label of letters, so versions ("react@18.2.0") and handles
+# ("/@ana") stay. The lookbehind starts a match only where a run of address characters
+# starts, so a long run without an address is scanned once, not once per position.
+_EMAIL = re.compile(r"(?<![\w.+%\\-])[\w.+%\\-]+?\\?(?:@|%40)(?:[A-Za-z0-9-]+\\?\.)+[A-Za-z]{2,}")
+EMAIL_MARK = "(email)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +91,10 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
                 visitor_id=event.vid or batch.visitor_hash,
                 pageview_id=event.pid,
                 url=stored_url(event.url),
-                path=page.path or "/",
+                path=without_emails(page.path) or "/",
                 referrer=stored_referrer(event.ref),
                 referrer_host=referrer_host,
-                selector=event.sel,
+                selector=without_emails(event.sel),
                 x=max(event.x, 0),
                 y=max(event.y, 0),
                 vw=event.vw,
@@ -113,12 +120,13 @@ class _Parts:
 
 @lru_cache(maxsize=4096)  # a batch's events share their page's URL
 def stored_url(url: str) -> str:
-    """A page URL as the store keeps it: no fragment, no path parameters, and of its query only
-    the campaign parameters (CAMPAIGN_PARAMETERS), in their order."""
-    if "?" not in url and "#" not in url and ";" not in url:
+    """A page URL as the store keeps it: no user name or password, no fragment, no path
+    parameters, no e-mail address in its path, and of its query only the campaign parameters
+    (CAMPAIGN_PARAMETERS), in their order."""
+    if not any(mark in url for mark in "?#;@%"):
         return url
     base, _, query = url.partition("#")[0].partition("?")
-    base = _without_path_parameters(base)
+    base = without_emails(_without_credentials(_without_path_parameters(base)))
     kept = [
         item
         for item in _QUERY_SEPARATORS.split(query)
@@ -129,10 +137,29 @@ def stored_url(url: str) -> str:
 
 def stored_referrer(url: str) -> str:
     """A referrer as the store keeps it: without user name and password, path parameters,
-    query or fragment (another site's search terms and ids are not ours to keep)."""
-    if not any(mark in url for mark in "?#;@"):
+    e-mail addresses, query or fragment (another site's search terms and ids are not ours to
+    keep)."""
+    if not any(mark in url for mark in "?#;@%"):
         return url
     url = _without_path_parameters(url.partition("#")[0].partition("?")[0])
+    return without_emails(_without_credentials(url))
+
+
+def without_emails(text: str) -> str:
+    """``text`` with every e-mail address in it (plain, URL-encoded or CSS-escaped) replaced
+    by EMAIL_MARK: a path or a selector that names a person keeps its shape, not the name."""
+    if "@" not in text and "%40" not in text:
+        return text
+    return _scrubbed(text)
+
+
+@lru_cache(maxsize=1024)  # paths and selectors repeat from event to event
+def _scrubbed(text: str) -> str:
+    return _EMAIL.sub(EMAIL_MARK, text)
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without the user name and password of its authority ("https://ana:pw@host")."""
     scheme, separator, rest = url.partition("://")
     authority, slash, path = rest.partition("/")
     if separator and "@" in authority:
