@@ -77,6 +77,9 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
     rows = []
     for index, event in enumerate(batch.events):
         page = _split(event.url)
+        selector = event.sel
+        if "@" in selector or "%40" in selector:  # without_emails, without a call per event
+            selector = _scrubbed(selector)
         referrer_host = _host(event.ref)
         if referrer_host and referrer_host == page.hostname:
             referrer_host = ""  # navigation inside the site is not a referral
@@ -91,10 +94,10 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
                 visitor_id=event.vid or batch.visitor_hash,
                 pageview_id=event.pid,
                 url=stored_url(event.url),
-                path=without_emails(page.path) or "/",
+                path=page.path or "/",
                 referrer=stored_referrer(event.ref),
                 referrer_host=referrer_host,
-                selector=without_emails(event.sel),
+                selector=selector,
                 x=max(event.x, 0),
                 y=max(event.y, 0),
                 vw=event.vw,
@@ -174,12 +177,16 @@ def _without_path_parameters(text: str) -> str:
     return "/".join(part.partition(";")[0] for part in text.split("/"))
 
 
+@lru_cache(maxsize=4096)  # a batch's events share their page's URL (shared: never changed)
 def _split(url: str) -> _Parts:
+    """The lower-case host of ``url`` and its path as stored (no path parameters, no e-mail
+    address)."""
     try:
         parts = urlsplit(url)
-        return _Parts((parts.hostname or "").lower(), _without_path_parameters(parts.path))
+        host = (parts.hostname or "").lower()
     except ValueError:
         return _Parts("", "/")
+    return _Parts(host, without_emails(_without_path_parameters(parts.path)))
 
 
 def _host(url: str) -> str:
