@@ -114,12 +114,26 @@ def test_rows_carry_derived_ids_and_enrichment() -> None:
             "https://a.example/u/(email)/edit?utm_source=x",
             "/u/(email)/edit",
         ),
-        (  # a handle and a package version are not addresses
-            "https://a.example/@ana/react@18.2.0",
-            "https://a.example/@ana/react@18.2.0",
-            "/@ana/react@18.2.0",
+        (  # encoded twice, dots encoded, a domain with non-ASCII letters
+            "https://a.example/u/ana%2540example.com/o'brien@ex%C3%A4mple%2Ecom/ana@例え.jp",
+            "https://a.example/u/(email)/(email)/(email)",
+            "/u/(email)/(email)/(email)",
         ),
-        ("https://ana:pw@a.example/p", "https://a.example/p", "/p"),
+        (  # in a campaign parameter that is kept
+            "https://a.example/?utm_source=ana%40example.com&utm_medium=mail",
+            "https://a.example/?utm_source=(email)&utm_medium=mail",
+            "/",
+        ),
+        (  # a tab inside an address: dropped as urlsplit drops it, in the URL and the path
+            "https://a.example/u/ana@exa\tmple.com",
+            "https://a.example/u/(email)",
+            "/u/(email)",
+        ),
+        (  # handles, package versions and retina images are not addresses
+            "https://a.example/@ana/react@18.2.0/vue@next.js/logo@2x.png",
+            "https://a.example/@ana/react@18.2.0/vue@next.js/logo@2x.png",
+            "/@ana/react@18.2.0/vue@next.js/logo@2x.png",
+        ),
     ],
 )
 def test_stored_page_urls_keep_only_campaign_parameters(sent: str, stored: str, path: str) -> None:
@@ -156,7 +170,10 @@ def test_stored_referrers_have_no_credentials_query_or_fragment() -> None:
         ("main > #user-ana\\.b\\@example\\.com > a", "main > #(email) > a"),
         # unescaped, the tag name reads as part of the address, and goes with it
         ("div.card > a.mail-ana@example.com:nth-of-type(2)", "div.card > (email):nth-of-type(2)"),
+        ("#o\\'brien\\@example\\.com", "#(email)"),
         ("header > nav.menu > a.item:nth-of-type(2)", "header > nav.menu > a.item:nth-of-type(2)"),
+        # Tailwind's container classes, CSS-escaped, are not addresses
+        ("div.\\@container.main-nav > a", "div.\\@container.main-nav > a"),
     ],
 )
 def test_stored_selectors_name_no_email_address(sent: str, stored: str) -> None:

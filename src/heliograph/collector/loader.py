@@ -48,13 +48,43 @@ WRITE_CHUNK = 50_000
 # (";jsessionid=...") is dropped before the store.
 CAMPAIGN_PARAMETERS = frozenset({"utm_source", "utm_medium", "utm_campaign"})
 _QUERY_SEPARATORS = re.compile(r"[&;]")
-# An e-mail address as sites put them in paths ("/unsubscribe/ana@example.com"), also
-# URL-encoded (%40) or CSS-escaped (a backslash before "@" and ".", as in a selector's id).
-# The domain must end in a label of letters, so versions ("react@18.2.0") and handles
-# ("/@ana") stay. The lookbehind starts a match only where a run of address characters
-# starts, so a long run without an address is scanned once, not once per position.
-_EMAIL = re.compile(r"(?<![\w.+%\\-])[\w.+%\\-]+?\\?(?:@|%40)(?:[A-Za-z0-9-]+\\?\.)+[A-Za-z]{2,}")
+# File extensions that follow "name@2x" and the like in asset names; none is a top-level domain.
+_NOT_TLDS = (
+    "js|mjs|cjs|css|map|json|xml|txt|pdf|html?|php|aspx?|jsp"
+    "|png|jpe?g|gif|svg|webp|avif|ico|bmp|woff2?|ttf|otf|eot|wasm|mp[34]|webm"
+)
+# An e-mail address as sites put them in paths ("/unsubscribe/ana@example.com") and ids:
+# - plain or URL-encoded: "@" as "%40" (or "%2540", encoded twice), dots as "%2E", non-ASCII
+#   letters as themselves or %-escapes;
+# - CSS-escaped, as a selector holds an id or class: "ana\.b\@example\.com".
+# The domain must end in a label of letters that is not a file extension, so package versions
+# ("react@18.2.0", "vue@next.js"), handles ("/@ana"), retina images ("logo@2x.png") and CSS
+# at-rule classes ("\@container") stay. Linear time: a match starts only where a run of
+# address characters starts (the lookbehind), and the parts of the domain cannot overlap
+# ("%40", "%25" and "%2E" are never part of a label), so no input makes it backtrack far.
+_EMAIL = re.compile(
+    r"""
+    (?<![\w.!$%'*+^`{|}~\\-])
+    (?:
+        [\w!$%'*+^`{|}~-] [\w.!$%'*+^`{|}~-]*?
+        (?:@|%40|%2540)
+        (?!\d+x\.)
+        (?: (?: [\w-] | %(?!40|25|2[Ee])[0-9A-Fa-f]{2} )+ (?:\.|%2[Ee]) )+
+        (?!(?:NOT_TLDS)\b)
+        (?: [^\W\d_] | %(?!40|25|2[Ee])[0-9A-Fa-f]{2} ){2,}
+    |
+        (?: [\w!$%'*+^`{|}~-] | \\[^\s] ) (?: [\w!$%'*+^`{|}~-] | \\[^\s@] )*?
+        \\@
+        (?!\d+x\\\.)
+        (?: [\w-]+ \\\. )+
+        (?!(?:NOT_TLDS)\b)
+        [^\W\d_]{2,}
+    )
+    """.replace("NOT_TLDS", _NOT_TLDS),
+    re.VERBOSE,
+)
 EMAIL_MARK = "(email)"
+_INVISIBLE = {ord("\t"): None, ord("\n"): None, ord("\r"): None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +109,7 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
         page = _split(event.url)
         selector = event.sel
         if "@" in selector or "%40" in selector:  # without_emails, without a call per event
-            selector = _scrubbed(selector)
+            selector = _scrubbed(selector)  # (a selector has no %-escapes: no "%2540")
         referrer_host = _host(event.ref)
         if referrer_host and referrer_host == page.hostname:
             referrer_host = ""  # navigation inside the site is not a referral
@@ -113,25 +143,26 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
     return rows
 
 
+@dataclass(frozen=True, slots=True)
 class _Parts:
-    __slots__ = ("hostname", "path")
-
-    def __init__(self, hostname: str, path: str) -> None:
-        self.hostname = hostname
-        self.path = path
+    hostname: str
+    path: str
 
 
 @lru_cache(maxsize=4096)  # a batch's events share their page's URL
 def stored_url(url: str) -> str:
-    """A page URL as the store keeps it: no user name or password, no fragment, no path
-    parameters, no e-mail address in its path, and of its query only the campaign parameters
-    (CAMPAIGN_PARAMETERS), in their order."""
-    if not any(mark in url for mark in "?#;@%"):
+    """A page URL as the store keeps it: no fragment, no path parameters, no e-mail address,
+    and of its query only the campaign parameters (CAMPAIGN_PARAMETERS), in their order.
+
+    It has no user name or password: the collector refuses page URLs with any (url_host)."""
+    if not any(mark in url for mark in "?#;@%\t\n\r"):
         return url
-    base, _, query = url.partition("#")[0].partition("?")
-    base = without_emails(_without_credentials(_without_path_parameters(base)))
+    # Tabs and line breaks go first, as urlsplit (and a browser) drops them: the stored path,
+    # made by urlsplit, and the stored URL then hold the same characters.
+    base, _, query = url.translate(_INVISIBLE).partition("#")[0].partition("?")
+    base = without_emails(_without_path_parameters(base))
     kept = [
-        item
+        without_emails(item)
         for item in _QUERY_SEPARATORS.split(query)
         if item.partition("=")[0] in CAMPAIGN_PARAMETERS
     ]
@@ -142,16 +173,16 @@ def stored_referrer(url: str) -> str:
     """A referrer as the store keeps it: without user name and password, path parameters,
     e-mail addresses, query or fragment (another site's search terms and ids are not ours to
     keep)."""
-    if not any(mark in url for mark in "?#;@%"):
+    if not any(mark in url for mark in "?#;@%\t\n\r"):
         return url
-    url = _without_path_parameters(url.partition("#")[0].partition("?")[0])
+    url = _without_path_parameters(url.translate(_INVISIBLE).partition("#")[0].partition("?")[0])
     return without_emails(_without_credentials(url))
 
 
 def without_emails(text: str) -> str:
     """``text`` with every e-mail address in it (plain, URL-encoded or CSS-escaped) replaced
     by EMAIL_MARK: a path or a selector that names a person keeps its shape, not the name."""
-    if "@" not in text and "%40" not in text:
+    if "@" not in text and "%40" not in text and "%2540" not in text:
         return text
     return _scrubbed(text)
 
