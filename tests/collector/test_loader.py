@@ -171,6 +171,7 @@ def test_stored_referrers_have_no_credentials_query_or_fragment() -> None:
         # unescaped, the tag name reads as part of the address, and goes with it
         ("div.card > a.mail-ana@example.com:nth-of-type(2)", "div.card > (email):nth-of-type(2)"),
         ("#o\\'brien\\@example\\.com", "#(email)"),
+        ("a.ana%2540example.com", "(email)"),  # an API client's, encoded twice
         ("header > nav.menu > a.item:nth-of-type(2)", "header > nav.menu > a.item:nth-of-type(2)"),
         # Tailwind's container classes, CSS-escaped, are not addresses
         ("div.\\@container.main-nav > a", "div.\\@container.main-nav > a"),

@@ -108,8 +108,8 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
     for index, event in enumerate(batch.events):
         page = _split(event.url)
         selector = event.sel
-        if "@" in selector or "%40" in selector:  # without_emails, without a call per event
-            selector = _scrubbed(selector)  # (a selector has no %-escapes: no "%2540")
+        if "@" in selector or "%40" in selector or "%2540" in selector:
+            selector = _scrubbed(selector)  # without_emails, without a call per event
         referrer_host = _host(event.ref)
         if referrer_host and referrer_host == page.hostname:
             referrer_host = ""  # navigation inside the site is not a referral
