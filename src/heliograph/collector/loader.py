@@ -85,6 +85,8 @@ _EMAIL = re.compile(
 )
 EMAIL_MARK = "(email)"
 _INVISIBLE = {ord("\t"): None, ord("\n"): None, ord("\r"): None}
+# A URL with none of these characters is stored as it came (stored_url, stored_referrer).
+_REWRITTEN = "?#;@%\t\n\r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,6 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
     rows = []
     for index, event in enumerate(batch.events):
         page = _split(event.url)
-        selector = event.sel
-        if "@" in selector or "%40" in selector or "%2540" in selector:
-            selector = _scrubbed(selector)  # without_emails, without a call per event
         referrer_host = _host(event.ref)
         if referrer_host and referrer_host == page.hostname:
             referrer_host = ""  # navigation inside the site is not a referral
@@ -127,7 +126,7 @@ def to_rows(batch: schema.SpoolBatch) -> list[EventRow]:
                 path=page.path or "/",
                 referrer=stored_referrer(event.ref),
                 referrer_host=referrer_host,
-                selector=selector,
+                selector=without_emails(event.sel),
                 x=max(event.x, 0),
                 y=max(event.y, 0),
                 vw=event.vw,
@@ -155,7 +154,7 @@ def stored_url(url: str) -> str:
     and of its query only the campaign parameters (CAMPAIGN_PARAMETERS), in their order.
 
     It has no user name or password: the collector refuses page URLs with any (url_host)."""
-    if not any(mark in url for mark in "?#;@%\t\n\r"):
+    if not any(mark in url for mark in _REWRITTEN):
         return url
     # Tabs and line breaks go first, as urlsplit (and a browser) drops them: the stored path,
     # made by urlsplit, and the stored URL then hold the same characters.
@@ -173,7 +172,7 @@ def stored_referrer(url: str) -> str:
     """A referrer as the store keeps it: without user name and password, path parameters,
     e-mail addresses, query or fragment (another site's search terms and ids are not ours to
     keep)."""
-    if not any(mark in url for mark in "?#;@%\t\n\r"):
+    if not any(mark in url for mark in _REWRITTEN):
         return url
     url = _without_path_parameters(url.translate(_INVISIBLE).partition("#")[0].partition("?")[0])
     return without_emails(_without_credentials(url))
